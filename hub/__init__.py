@@ -1,0 +1,1 @@
+"""hunthub's JupyterHub side: configuration applied to a bare Config, and the authenticator."""

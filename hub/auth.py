@@ -1,0 +1,76 @@
+"""NativeAuthenticator as hunthub ships it: analysts sign up, an admin approves them.
+
+What hunthub adds on top of nativeauthenticator 1.3.0:
+- the first admin exists from the start, with the random password `hunthub up` wrote to a 0600 file, so no
+  one can claim the admin name by signing up before the real admin does;
+- sign-up says exactly what is wrong with a refused user name (the upstream page only hints).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bcrypt
+from hunthub.hub.usernames import username_problem
+from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.handlers import SignUpHandler
+from nativeauthenticator.orm import UserInfo
+from traitlets import Unicode
+
+
+class HuntHubSignUpHandler(SignUpHandler):
+    async def post(self):
+        if not self.authenticator.enable_signup:
+            return await super().post()
+        raw = self.get_body_argument("username", "", strip=False)
+        problem = self.authenticator.username_problem(self.authenticator.normalize_username(raw))
+        if problem is None:
+            return await super().post()
+        shown = raw if len(raw) <= 40 else raw[:40] + "…"
+        html = await self.render_template(
+            "signup.html",
+            ask_email=self.authenticator.ask_email_on_signup,
+            result_message=f"The user name {shown.replace(chr(0), '␀')!r} cannot be used: {problem}.",
+            alert="alert-danger",
+            two_factor_auth=self.authenticator.allow_2fa,
+            two_factor_auth_user=False,
+            two_factor_auth_value="",
+            recaptcha_key=self.authenticator.recaptcha_key,
+            tos=self.authenticator.tos,
+        )
+        self.set_status(400)
+        self.finish(html)
+
+
+class HuntHubNativeAuthenticator(NativeAuthenticator):
+    bootstrap_admin = Unicode(config=True, help="The admin account created at hub start (see below).")
+    bootstrap_admin_password_file = Unicode(
+        config=True,
+        help="""File (0600) holding the first admin's initial password. When the admin has no account yet, it is
+        created from this file at hub start, already approved.""",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._bootstrap_admin()
+
+    def _bootstrap_admin(self):
+        path = Path(self.bootstrap_admin_password_file) if self.bootstrap_admin_password_file else None
+        admin = self.bootstrap_admin
+        if not admin or path is None or not path.is_file() or UserInfo.find(self.db, admin) is not None:
+            return
+        password = path.read_text().strip()
+        info = UserInfo(username=admin, password=bcrypt.hashpw(password.encode(), bcrypt.gensalt()))
+        info.is_authorized = True
+        self.db.add(info)
+        self.db.commit()
+        self.log.info("Created the admin account %s (initial password in %s)", admin, path)
+
+    def username_problem(self, username: str) -> str | None:
+        return username_problem(username, self.username_pattern or r".+")
+
+    def validate_username(self, username):
+        return self.username_problem(username) is None and super().validate_username(username)
+
+    def get_handlers(self, app):
+        return [(url, HuntHubSignUpHandler if h is SignUpHandler else h) for url, h in super().get_handlers(app)]

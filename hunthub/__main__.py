@@ -1,0 +1,3 @@
+from hunthub.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The dataset catalog: which warehouse tables exist and where their Parquet lives.
+
+A JSON file every kernel reads at start, so `spark.sql("select ... from auth_events")` works everywhere::
+
+    {"version": 1,
+     "tables": {"auth_events": {"path": "auth_events", "format": "parquet",
+                                "description": "...", "schema": "event_time TIMESTAMP, ..."}}}
+
+`path` is relative to the warehouse root (file:// by default, hdfs:// by config) or an absolute URI.
+`schema` (a Spark DDL string) is optional; when present, kernels skip reading Parquet footers at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    path: str
+    format: str = "parquet"
+    description: str = ""
+    schema: str = ""
+
+    def location(self, warehouse: str) -> str:
+        if "://" in self.path:
+            return self.path
+        return warehouse.rstrip("/") + "/" + self.path.lstrip("/")
+
+
+def load(path: str | os.PathLike) -> dict[str, Table]:
+    """Tables in the catalog file; an absent file is an empty catalog, a malformed one a clear error."""
+    p = Path(path)
+    if not p.exists():
+        return {}
+    try:
+        doc = json.loads(p.read_text())
+        entries = doc["tables"]
+        if not isinstance(entries, dict):
+            raise TypeError("'tables' must be an object")
+        tables = {}
+        for name, entry in entries.items():
+            if not TABLE_NAME.match(name):
+                raise CatalogError(f"{p}: table name {name!r} is not a valid SQL identifier")
+            tables[name] = Table(name=name, **entry)
+        return tables
+    except CatalogError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise CatalogError(f"The dataset catalog {p} is malformed ({e}); fix or remove it.") from e
+
+
+def save(path: str | os.PathLike, tables: dict[str, Table]) -> None:
+    """Write atomically: kernels read this file while ingest updates it."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "version": 1,
+        "tables": {n: {k: v for k, v in asdict(t).items() if k != "name"} for n, t in tables.items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".catalog-")
+    with os.fdopen(fd, "w") as f:
+        json.dump(body, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, p)
+
+
+def register(path: str | os.PathLike, table: Table) -> None:
+    if not TABLE_NAME.match(table.name):
+        raise CatalogError(f"table name {table.name!r} is not a valid SQL identifier")
+    tables = load(path)
+    tables[table.name] = table
+    save(path, tables)

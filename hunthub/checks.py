@@ -1,0 +1,238 @@
+"""Preflight checks shared by `hunthub up` (which refuses to start on a failure) and `hunthub doctor`.
+
+Each check returns a `Check`: what was looked at, whether it is fine, and what to do when it is not.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hunthub import paths
+
+MIN_JAVA = 17
+# Spark 4 supports Java 17 and 21; newer releases are not yet supported by Spark.
+MAX_TESTED_JAVA = 21
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False
+
+    def line(self) -> str:
+        mark = "ok " if self.ok else "!! "
+        if self.ok and self.warning:
+            mark = "?  "
+        text = f"{mark} {self.name}: {self.detail}"
+        if self.fix and (not self.ok or self.warning):
+            text += f"\n      -> {self.fix}"
+        return text
+
+
+def java_version(java: str) -> int | None:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major  # "1.8.0" is Java 8
+
+
+def find_java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        candidate = Path(home) / "bin" / "java"
+        return str(candidate) if candidate.exists() else None
+    return shutil.which("java")
+
+
+def check_java() -> Check:
+    fix = (
+        f"Install Java {MIN_JAVA} (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless) "
+        "or point JAVA_HOME at a Java 17 or 21 installation."
+    )
+    java = find_java()
+    if java is None:
+        where = (
+            f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java"
+            if os.environ.get("JAVA_HOME")
+            else ("no `java` on PATH and JAVA_HOME is not set")
+        )
+        return Check("Java", False, f"not found ({where}); Spark needs Java {MIN_JAVA}+", fix)
+    version = java_version(java)
+    if version is None:
+        return Check("Java", False, f"{java} did not report a version", fix)
+    if version < MIN_JAVA:
+        return Check("Java", False, f"{java} is Java {version}; Spark 4 needs Java {MIN_JAVA} or newer", fix)
+    if version > MAX_TESTED_JAVA:
+        return Check("Java", True, f"Java {version} ({java}); Spark 4 is tested on 17 and 21", fix, warning=True)
+    return Check("Java", True, f"Java {version} ({java})")
+
+
+def check_spark() -> Check:
+    try:
+        home = paths.spark_home()
+        version = paths.spark_version()
+    except ImportError:
+        return Check("Spark", False, "pyspark is not installed", "Re-run `bin/hunthub up` to install it.")
+    launcher = home / "bin" / "spark-class"
+    if not os.access(launcher, os.X_OK):
+        return Check("Spark", False, f"{launcher} is missing or not executable", "Reinstall pyspark.")
+    return Check("Spark", True, f"Spark {version} ({home})")
+
+
+def check_proxy(command: str) -> Check:
+    fix = "Run `bin/hunthub up` (installs it from npm into the project) or `npm install configurable-http-proxy`."
+    exe = shutil.which(command)
+    if exe is None:
+        return Check("Proxy", False, f"configurable-http-proxy not found ({command})", fix)
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return Check("Proxy", False, f"{exe} does not run: {e}", fix + " Node.js 18+ is needed.")
+    if out.returncode != 0:
+        return Check("Proxy", False, f"{exe} --version failed: {out.stderr.strip()[:200]}", fix)
+    return Check("Proxy", True, f"configurable-http-proxy {out.stdout.strip()} ({exe})")
+
+
+def port_holder(port: int) -> str | None:
+    """`pid N (command)` of the process listening on a TCP port, when /proc tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                inodes.add(fields[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    return f"pid {proc.name} ({cmd[:80]})"
+        except OSError:
+            continue
+    return "another process"
+
+
+def port_free(ip: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((ip or "0.0.0.0", port))
+        except OSError as e:
+            if e.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def check_ports(ports: dict[str, tuple[str, int]]) -> list[Check]:
+    checks = []
+    for what, (ip, port) in ports.items():
+        if port_free(ip, port):
+            checks.append(Check(f"Port {port}", True, f"free ({what})"))
+        else:
+            holder = port_holder(port) or "another process"
+            checks.append(
+                Check(
+                    f"Port {port}",
+                    False,
+                    f"needed for {what} on {ip}, but in use by {holder}",
+                    f"Stop that process, or give hunthub another port ({_port_hint(what)}).",
+                )
+            )
+    return checks
+
+
+def _port_hint(what: str) -> str:
+    hints = {
+        "hub (public)": "bin/hunthub up --port N",
+        "proxy API": "HUNTHUB_PROXY_API_PORT=N",
+        "hub API": "HUNTHUB_HUB_PORT=N",
+        "Spark master": "HUNTHUB_SPARK_MASTER_PORT=N",
+        "Spark master UI": "HUNTHUB_SPARK_MASTER_WEBUI_PORT=N",
+        "Spark worker UI": "HUNTHUB_SPARK_WORKER_WEBUI_PORT=N",
+    }
+    return hints.get(what, "see `hunthub up --help`")
+
+
+def check_state_dir(state_dir: Path) -> Check:
+    fix = f"Make {state_dir} writable for this user, or choose another with HUNTHUB_STATE_DIR=/path."
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=state_dir):
+            pass
+    except OSError as e:
+        return Check("State dir", False, f"{state_dir} is not writable ({e.strerror})", fix)
+    free = shutil.disk_usage(state_dir).free / 2**30
+    if free < 2:
+        return Check("State dir", True, f"{state_dir}: only {free:.1f} GiB free", "Free some disk space.", True)
+    return Check("State dir", True, f"{state_dir} ({free:.0f} GiB free)")
+
+
+def tcp_reachable(host: str, port: int, timeout: float = 3.0) -> str | None:
+    """None when a TCP connection succeeds, else the reason it did not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except TimeoutError:
+        return f"no answer within {timeout:.0f} s"
+    except OSError as e:
+        return e.strerror or str(e)
+
+
+def master_endpoints(master: str) -> list[tuple[str, int]]:
+    """host/port pairs of a spark:// URL (several for a standby-master setup)."""
+    if not master.startswith("spark://"):
+        return []
+    endpoints = []
+    for part in master[len("spark://") :].split(","):
+        host, _, port = part.rpartition(":")
+        endpoints.append((host.strip("[]"), int(port or 7077)))
+    return endpoints
+
+
+def master_problem(master: str, timeout: float = 3.0) -> str | None:
+    """None if the cluster manager behind `master` answers; otherwise a sentence saying what is wrong."""
+    if master.startswith("local"):
+        return None
+    if master == "yarn":
+        conf_dirs = [os.environ.get(v) for v in ("YARN_CONF_DIR", "HADOOP_CONF_DIR")]
+        if not any(d and Path(d, "yarn-site.xml").is_file() for d in conf_dirs):
+            return (
+                "master is `yarn` but neither YARN_CONF_DIR nor HADOOP_CONF_DIR points at a directory with "
+                "yarn-site.xml, so Spark cannot find the ResourceManager"
+            )
+        return None
+    endpoints = master_endpoints(master)
+    if not endpoints:
+        return f"unsupported master URL {master!r} (use spark://host:port or yarn)"
+    reasons = []
+    for host, port in endpoints:
+        reason = tcp_reachable(host, port, timeout)
+        if reason is None:
+            return None
+        reasons.append(f"{host}:{port}: {reason}")
+    return f"cannot reach the Spark master at {master} ({'; '.join(reasons)})"

@@ -1,0 +1,96 @@
+"""The `hunthub` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from hunthub import __version__
+from hunthub.settings import HuntHub, load_config
+
+
+def _settings(args) -> HuntHub:
+    # flags go through the environment so the hub process, started later, sees the same values
+    for flag, var in (
+        ("state_dir", "STATE_DIR"),
+        ("port", "PORT"),
+        ("ip", "IP"),
+        ("spark_master", "SPARK_MASTER"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            os.environ[f"HUNTHUB_{var}"] = str(value)
+    if getattr(args, "demo", False):
+        os.environ["HUNTHUB_DEMO"] = "1"
+    if getattr(args, "config", None):
+        os.environ["HUNTHUB_CONFIG"] = str(Path(args.config).absolute())
+    return HuntHub(config=load_config())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hunthub", description="JupyterHub + Spark for security analysts.")
+    parser.add_argument("--version", action="version", version=f"hunthub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", help="state directory (env HUNTHUB_STATE_DIR)")
+    common.add_argument("--config", help="hunthub config file (env HUNTHUB_CONFIG)")
+    common.add_argument("--port", type=int, help="public port of the hub (default 8000)")
+    common.add_argument("--ip", help="address the hub listens on (default 127.0.0.1)")
+    common.add_argument("--spark-master", help="external cluster: spark://host:port or yarn (default: embedded)")
+
+    up = sub.add_parser("up", parents=[common], help="run the embedded stack until Ctrl-C")
+    up.add_argument("--demo", action="store_true", help="DEMO ONLY: accept any user name and password")
+    sub.add_parser("doctor", parents=[common], help="check this installation and say how to fix problems")
+
+    data = sub.add_parser("data", help="datasets in the warehouse")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    demo_p = data_sub.add_parser("demo", parents=[common], help="(re)write the demo authentication events")
+    demo_p.add_argument("--events", type=int, default=None, help="number of events (default 50,000)")
+
+    kernels = sub.add_parser("kernels", help="kernel specs")
+    kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
+
+    args = parser.parse_args(argv)
+    if args.command == "kernels":
+        from hunthub import kernelspecs
+
+        for path in kernelspecs.install():
+            print(f"installed kernel spec {path}")
+        return 0
+    s = _settings(args)
+    if args.command == "up":
+        from hunthub.stack import up as run_up
+
+        return run_up(s)
+    if args.command == "doctor":
+        from hunthub.doctor import doctor
+
+        return doctor(s)
+    if args.command == "data" and args.data_command == "demo":
+        return _data_demo(s, args.events or s.demo_data_events)
+    parser.error("unknown command")
+    return 2
+
+
+def _data_demo(s: HuntHub, events: int) -> int:
+    from hunthub import catalog
+    from hunthub.data import demo
+
+    if not s.warehouse.startswith("file://"):
+        print(f"The demo data is written only to a local warehouse; {s.warehouse} is not one.", file=sys.stderr)
+        return 1
+    warehouse = Path(s.warehouse[len("file://") :])
+    warehouse.mkdir(parents=True, exist_ok=True)
+
+    def progress(done, total):
+        print(f"\rauth_events: {done:,}/{total:,} events", end="", flush=True)
+
+    demo.write(warehouse, events, progress)
+    catalog.register(
+        s.catalog_path, catalog.Table(demo.TABLE, demo.TABLE, description=demo.DESCRIPTION, schema=demo.DDL)
+    )
+    print(f"\nwritten to {warehouse / demo.TABLE}; catalog {s.catalog_path}")
+    return 0

@@ -1,0 +1,130 @@
+"""The embedded Spark standalone cluster: one master and one worker on loopback, from the pinned pyspark wheel.
+
+The wheel has no start-master/start-worker scripts, so the daemons run in the foreground through
+`bin/spark-class`. Their work and log dirs live in hunthub's state dir, never inside site-packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from hunthub import paths
+from hunthub.processes import Service
+from hunthub.settings import HuntHub
+
+SPARK_USER = "hunthub-spark"
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def spark_class() -> str:
+    return str(paths.spark_home() / "bin" / "spark-class")
+
+
+def ensure_spark_user() -> pwd.struct_passwd:
+    """As root, executors (which run analysts' code) must not run as root: give the daemons their own account."""
+    try:
+        return pwd.getpwnam(SPARK_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+             "--shell", "/usr/sbin/nologin", "--comment", "hunthub Spark daemons", SPARK_USER],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return pwd.getpwnam(SPARK_USER)
+
+
+def daemon_env(s: HuntHub) -> dict[str, str]:
+    env = {
+        "SPARK_HOME": str(paths.spark_home()),
+        "SPARK_LOG_DIR": str(s.log_dir),
+        "SPARK_WORKER_DIR": str(s.spark_dir / "work"),
+        "SPARK_LOCAL_DIRS": str(s.spark_dir / "local"),
+        "SPARK_PID_DIR": str(s.run_dir),
+        "SPARK_NO_DAEMONIZE": "1",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false -Dspark.ui.killEnabled=false",
+        # Finished applications' work dirs would otherwise pile up forever.
+        "SPARK_WORKER_OPTS": "-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400",
+        "SPARK_DAEMON_MEMORY": "512m",
+    }
+    java_home = paths.java_home()
+    if java_home:
+        env["JAVA_HOME"] = java_home
+    return env
+
+
+def prepare_dirs(s: HuntHub, owner: pwd.struct_passwd | None) -> None:
+    for d in (s.spark_dir, s.spark_dir / "work", s.spark_dir / "local"):
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if owner:
+            os.chown(d, owner.pw_uid, owner.pw_gid)
+
+
+def master_service(s: HuntHub, owner: pwd.struct_passwd | None) -> Service:
+    return Service(
+        name="spark-master",
+        argv=[spark_class(), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+              "--port", str(s.spark_master_port), "--webui-port", str(s.spark_master_webui_port)],
+        env=daemon_env(s),
+        log_path=s.log_dir / "spark-master.log",
+        cwd=s.spark_dir,
+        **_as(owner),
+    )  # fmt: skip
+
+
+def worker_service(s: HuntHub, owner: pwd.struct_passwd | None) -> Service:
+    return Service(
+        name="spark-worker",
+        argv=[spark_class(), "org.apache.spark.deploy.worker.Worker", s.master_url, "--host", "127.0.0.1",
+              "--cores", str(s.worker_cores), "--memory", f"{s.worker_memory_mb}M",
+              "--webui-port", str(s.spark_worker_webui_port), "--work-dir", str(s.spark_dir / "work")],
+        env=daemon_env(s),
+        log_path=s.log_dir / "spark-worker.log",
+        cwd=s.spark_dir,
+        **_as(owner),
+    )  # fmt: skip
+
+
+def _as(owner: pwd.struct_passwd | None) -> dict:
+    if owner is None:
+        return {}
+    return {"uid": owner.pw_uid, "gid": owner.pw_gid, "groups": [owner.pw_gid]}
+
+
+def master_state(webui_port: int, timeout: float = 2.0) -> dict | None:
+    """The master's JSON status (workers, applications), None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{webui_port}/json/", timeout=timeout) as r:  # noqa: S310
+            return json.load(r)
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+
+
+def alive_workers(state: dict | None) -> list[dict]:
+    return [w for w in (state or {}).get("workers", []) if w.get("state") == "ALIVE"]
+
+
+def wait_for(check, what: str, timeout: float, service: Service | None = None):
+    """Poll `check()` until it returns something truthy; fail clearly if the service dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        if service is not None and service.proc is not None and service.proc.poll() is not None:
+            raise ClusterError(
+                f"{service.name} exited with code {service.proc.returncode} while waiting for {what}.\n"
+                f"Last lines of {service.log_path}:\n{service.log_tail()}"
+            )
+        time.sleep(0.25)
+    tail = f"\nLast lines of {service.log_path}:\n{service.log_tail()}" if service else ""
+    raise ClusterError(f"Timed out after {timeout:.0f} s waiting for {what}.{tail}")

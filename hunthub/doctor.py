@@ -1,0 +1,83 @@
+"""`hunthub doctor`: what is wrong with this installation, and what to do about each thing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hunthub import catalog, checks, cluster
+from hunthub.settings import HuntHub
+
+
+def _running_pids(s: HuntHub) -> dict[str, int]:
+    from hunthub.processes import start_time
+
+    running = {}
+    for f in s.run_dir.glob("*.pid") if s.run_dir.is_dir() else []:
+        try:
+            info = json.loads(f.read_text())
+            if start_time(int(info["pid"])) == int(info["start_time"]):
+                running[f.stem] = int(info["pid"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return running
+
+
+def check_cluster(s: HuntHub, running: dict[str, int]) -> checks.Check:
+    if s.embedded_cluster and "spark-master" not in running:
+        return checks.Check("Cluster", True, "embedded cluster not running (`bin/hunthub up` starts it)")
+    problem = checks.master_problem(s.master_url)
+    if problem:
+        fix = (
+            "Start the stack with `bin/hunthub up`."
+            if s.embedded_cluster
+            else ("Check the master's host/port and firewalls, or fix HUNTHUB_SPARK_MASTER / c.HuntHub.spark_master.")
+        )
+        return checks.Check("Cluster", False, problem, fix)
+    if s.embedded_cluster:
+        workers = cluster.alive_workers(cluster.master_state(s.spark_master_webui_port))
+        if not workers:
+            return checks.Check(
+                "Cluster", False, f"master {s.master_url} is up but has no live worker",
+                f"See {s.log_dir / 'spark-worker.log'}; restart with `bin/hunthub up`.",
+            )  # fmt: skip
+        cores = sum(w.get("cores", 0) for w in workers)
+        return checks.Check("Cluster", True, f"{s.master_url}: {len(workers)} worker(s), {cores} cores")
+    return checks.Check("Cluster", True, f"{s.master_url} reachable")
+
+
+def check_catalog(s: HuntHub) -> checks.Check:
+    try:
+        tables = catalog.load(s.catalog_path)
+    except catalog.CatalogError as e:
+        return checks.Check("Catalog", False, str(e), "Fix the JSON, or remove the file and rerun `hunthub up`.")
+    missing = []
+    for t in tables.values():
+        loc = t.location(s.warehouse)
+        if loc.startswith("file://") and not Path(loc[len("file://") :]).exists():
+            missing.append(f"{t.name} ({loc})")
+    if missing:
+        return checks.Check(
+            "Catalog", False, "tables without data: " + ", ".join(missing),
+            "Re-run the ingest that wrote them, or remove them from the catalog.",
+        )  # fmt: skip
+    return checks.Check("Catalog", True, f"{len(tables)} table(s) in {s.catalog_path}")
+
+
+def doctor(s: HuntHub) -> int:
+    from hunthub.stack import required_ports
+
+    running = _running_pids(s)
+    results = [checks.check_java(), checks.check_spark(), checks.check_proxy(s.proxy_command)]
+    if running:
+        results.append(
+            checks.Check("Stack", True, "running: " + ", ".join(f"{n} (pid {p})" for n, p in running.items()))
+        )
+    else:
+        results += checks.check_ports(required_ports(s))
+    results += [checks.check_state_dir(s.state), check_cluster(s, running), check_catalog(s)]
+    for c in results:
+        print(c.line())
+    failed = sum(not c.ok for c in results)
+    print(f"\n{failed} problem(s) found." if failed else "\nAll checks passed.")
+    return 1 if failed else 0

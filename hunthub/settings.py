@@ -1,0 +1,321 @@
+"""hunthub's own configuration: one traitlets object read by the CLI, the hub config and the spawner.
+
+Values come from, in rising priority: documented defaults, ``HUNTHUB_*`` environment variables, then a
+traitlets config file (``/etc/hunthub/hunthub_config.py`` and the file named by ``HUNTHUB_CONFIG``), e.g.::
+
+    c.HuntHub.port = 8443
+    c.HuntHub.spark_master = "spark://spark-master.soc.example:7077"
+    c.HuntHub.warehouse = "hdfs://namenode.soc.example:8020/warehouse"
+
+Environment is the channel ``hunthub up`` uses to hand its command-line flags to the hub it starts, so every
+trait that a flag can set has an environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from traitlets import Bool, Dict, Integer, Unicode, default, validate
+from traitlets.config import Config, Configurable, PyFileConfigLoader
+
+SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
+
+# Lower-case, starts with a letter, no spaces, slashes, semicolons, NUL or dots; short enough that the
+# local spawner's system account (prefix + name) stays within Linux's 32-character limit.
+DEFAULT_USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,27}$"
+
+
+def _env(name: str, fallback: str = "") -> str:
+    return os.environ.get(f"HUNTHUB_{name}", fallback)
+
+
+def _env_bool(name: str) -> bool:
+    return _env(name).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def machine_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def machine_memory_mb() -> int:
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 4096  # pragma: no cover
+
+
+class HuntHub(Configurable):
+    """Settings for the embedded stack and for what analysts' servers and kernels are told."""
+
+    state_dir = Unicode(
+        help="""Where hunthub keeps its state: hub database and secrets, Spark worker and log dirs, analysts'
+        homes (local spawner), the warehouse and the dataset catalog (unless configured elsewhere).
+        Env: HUNTHUB_STATE_DIR. Default /var/lib/hunthub as root, ~/.local/state/hunthub otherwise."""
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _default_state_dir(self):
+        if _env("STATE_DIR"):
+            return _env("STATE_DIR")
+        if os.geteuid() == 0:
+            return "/var/lib/hunthub"
+        return str(Path.home() / ".local" / "state" / "hunthub")
+
+    @validate("state_dir")
+    def _absolute_state_dir(self, proposal):
+        return str(Path(proposal["value"]).expanduser().absolute())
+
+    ip = Unicode(help="Address the hub's public proxy listens on. Env: HUNTHUB_IP.").tag(config=True)
+
+    @default("ip")
+    def _default_ip(self):
+        return _env("IP", "127.0.0.1")
+
+    port = Integer(help="Port the hub's public proxy listens on. Env: HUNTHUB_PORT.").tag(config=True)
+
+    @default("port")
+    def _default_port(self):
+        return int(_env("PORT", "8000"))
+
+    proxy_api_port = Integer(help="Loopback port of the proxy's REST API. Env: HUNTHUB_PROXY_API_PORT.").tag(
+        config=True
+    )
+
+    @default("proxy_api_port")
+    def _default_proxy_api_port(self):
+        return int(_env("PROXY_API_PORT", str(self.port + 1)))
+
+    hub_port = Integer(help="Loopback port of the hub's own API. Env: HUNTHUB_HUB_PORT.").tag(config=True)
+
+    @default("hub_port")
+    def _default_hub_port(self):
+        return int(_env("HUB_PORT", str(self.port + 81)))
+
+    db_url = Unicode(
+        help="""SQLAlchemy URL of the hub database. Empty: SQLite in the state dir. PostgreSQL is recommended
+        for production, e.g. postgresql://hunthub@db.soc.example/hunthub. Env: HUNTHUB_DB_URL."""
+    ).tag(config=True)
+
+    @default("db_url")
+    def _default_db_url(self):
+        return _env("DB_URL")
+
+    admin_user = Unicode(
+        help="""The first administrator. `hunthub up` creates this account with a random password written to
+        a 0600 file in the state dir. Env: HUNTHUB_ADMIN_USER."""
+    ).tag(config=True)
+
+    @default("admin_user")
+    def _default_admin_user(self):
+        return _env("ADMIN_USER", "admin")
+
+    demo = Bool(
+        help="""Demo mode: any user name with any password logs in. Never for real data. Env: HUNTHUB_DEMO."""
+    ).tag(config=True)
+
+    @default("demo")
+    def _default_demo(self):
+        return _env_bool("DEMO")
+
+    username_pattern = Unicode(
+        DEFAULT_USERNAME_PATTERN,
+        help="Regular expression every user name must match (sign-up and login).",
+    ).tag(config=True)
+
+    @validate("username_pattern")
+    def _compilable(self, proposal):
+        re.compile(proposal["value"])
+        return proposal["value"]
+
+    # --- Spark -----------------------------------------------------------------------------------
+
+    spark_master = Unicode(
+        help="""Cluster the kernels attach to. Empty: `hunthub up` runs an embedded standalone cluster on
+        loopback. `spark://host:7077` or `yarn`: an external cluster, and no local one is started.
+        Env: HUNTHUB_SPARK_MASTER."""
+    ).tag(config=True)
+
+    @default("spark_master")
+    def _default_spark_master(self):
+        return _env("SPARK_MASTER")
+
+    spark_master_port = Integer(help="Embedded cluster: master RPC port. Env: HUNTHUB_SPARK_MASTER_PORT.").tag(
+        config=True
+    )
+
+    @default("spark_master_port")
+    def _default_spark_master_port(self):
+        return int(_env("SPARK_MASTER_PORT", "7077"))
+
+    spark_master_webui_port = Integer(
+        help="Embedded cluster: master web UI port. Env: HUNTHUB_SPARK_MASTER_WEBUI_PORT."
+    ).tag(config=True)
+
+    @default("spark_master_webui_port")
+    def _default_spark_master_webui_port(self):
+        return int(_env("SPARK_MASTER_WEBUI_PORT", "8090"))
+
+    spark_worker_webui_port = Integer(
+        help="Embedded cluster: worker web UI port. Env: HUNTHUB_SPARK_WORKER_WEBUI_PORT."
+    ).tag(config=True)
+
+    @default("spark_worker_webui_port")
+    def _default_spark_worker_webui_port(self):
+        return int(_env("SPARK_WORKER_WEBUI_PORT", str(self.spark_master_webui_port + 1)))
+
+    worker_cores = Integer(
+        help="Embedded cluster: cores the worker offers. Default: the machine's cores. Env: HUNTHUB_WORKER_CORES."
+    ).tag(config=True)
+
+    @default("worker_cores")
+    def _default_worker_cores(self):
+        return int(_env("WORKER_CORES", "0")) or machine_cores()
+
+    worker_memory_mb = Integer(
+        help="""Embedded cluster: memory the worker offers to executors. Default: 40% of the machine's memory,
+        leaving room for the hub, analysts' servers and their drivers. Env: HUNTHUB_WORKER_MEMORY_MB."""
+    ).tag(config=True)
+
+    @default("worker_memory_mb")
+    def _default_worker_memory_mb(self):
+        return int(_env("WORKER_MEMORY_MB", "0")) or max(1024, machine_memory_mb() * 2 // 5)
+
+    analyst_cores = Integer(
+        help="""Executor cores one analyst's session may hold (spark.cores.max). Standalone Spark gives an
+        application every free core by default, which would leave the next analyst waiting; the default is
+        half the worker's cores. Env: HUNTHUB_ANALYST_CORES."""
+    ).tag(config=True)
+
+    @default("analyst_cores")
+    def _default_analyst_cores(self):
+        return int(_env("ANALYST_CORES", "0")) or max(1, self.worker_cores // 2)
+
+    executor_memory = Unicode(help="spark.executor.memory for analysts' sessions. Env: HUNTHUB_EXECUTOR_MEMORY.").tag(
+        config=True
+    )
+
+    @default("executor_memory")
+    def _default_executor_memory(self):
+        return _env("EXECUTOR_MEMORY", "1g")
+
+    driver_memory = Unicode(help="spark.driver.memory of analysts' drivers. Env: HUNTHUB_DRIVER_MEMORY.").tag(
+        config=True
+    )
+
+    @default("driver_memory")
+    def _default_driver_memory(self):
+        return _env("DRIVER_MEMORY", "1g")
+
+    spark_conf = Dict(
+        help="Extra Spark properties for every analyst session, e.g. {'spark.sql.shuffle.partitions': '8'}."
+    ).tag(config=True)
+
+    # --- data ------------------------------------------------------------------------------------
+
+    warehouse = Unicode(
+        help="""Root URI of the Parquet warehouse: file:// (default, in the state dir) or hdfs://namenode/path.
+        Env: HUNTHUB_WAREHOUSE."""
+    ).tag(config=True)
+
+    @default("warehouse")
+    def _default_warehouse(self):
+        return _env("WAREHOUSE") or Path(self.state_dir, "warehouse").as_uri()
+
+    catalog_path = Unicode(
+        help="""The dataset catalog (JSON: table name -> Parquet location) every kernel registers at start.
+        Env: HUNTHUB_CATALOG."""
+    ).tag(config=True)
+
+    @default("catalog_path")
+    def _default_catalog_path(self):
+        return _env("CATALOG") or str(Path(self.state_dir, "catalog.json"))
+
+    demo_data_events = Integer(
+        help="Authentication events in the demo dataset written on first `hunthub up` (0: none)."
+    ).tag(config=True)
+
+    @default("demo_data_events")
+    def _default_demo_data_events(self):
+        return int(_env("DEMO_DATA_EVENTS", "50000"))
+
+    # --- where things are -----------------------------------------------------------------------
+
+    proxy_command = Unicode(
+        help="""configurable-http-proxy executable. Default: the one `hunthub up` installs from npm into the
+        project (node_modules/.bin), else the first on PATH. Env: HUNTHUB_PROXY_COMMAND."""
+    ).tag(config=True)
+
+    @default("proxy_command")
+    def _default_proxy_command(self):
+        from hunthub import paths
+
+        return _env("PROXY_COMMAND") or paths.find_proxy_command()
+
+    # --- derived paths (not configurable: one layout per state dir) ------------------------------
+
+    @property
+    def state(self) -> Path:
+        return Path(self.state_dir)
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.state / "hub"
+
+    @property
+    def homes_dir(self) -> Path:
+        return self.state / "homes"
+
+    @property
+    def spark_dir(self) -> Path:
+        return self.state / "spark"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state / "run"
+
+    @property
+    def admin_password_file(self) -> Path:
+        return self.hub_dir / "admin-password"
+
+    @property
+    def embedded_cluster(self) -> bool:
+        return not self.spark_master
+
+    @property
+    def master_url(self) -> str:
+        """The URL kernels attach to."""
+        return self.spark_master or f"spark://127.0.0.1:{self.spark_master_port}"
+
+    @property
+    def public_url(self) -> str:
+        host = "localhost" if self.ip in {"127.0.0.1", "0.0.0.0", ""} else self.ip
+        return f"http://{host}:{self.port}/"
+
+
+def config_files() -> list[Path]:
+    files = [Path(SYSTEM_CONFIG)]
+    if os.environ.get("HUNTHUB_CONFIG"):
+        files.append(Path(os.environ["HUNTHUB_CONFIG"]))
+    return [f for f in files if f.is_file()]
+
+
+def load_config(files: list[Path] | None = None) -> Config:
+    cfg = Config()
+    for f in config_files() if files is None else files:
+        cfg.merge(PyFileConfigLoader(f.name, path=str(f.parent)).load_config())
+    return cfg
+
+
+def load(config: Config | None = None) -> HuntHub:
+    """The effective settings: defaults, env, then config files (or the given Config)."""
+    return HuntHub(config=load_config() if config is None else config)

@@ -1,0 +1,238 @@
+"""`hunthub up`: the embedded stack (Spark master + worker, demo data, JupyterHub + proxy) under one supervisor."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+from hunthub import __version__, checks, cluster, paths
+from hunthub.data import demo
+from hunthub.processes import Service, StaleRunError, Supervisor
+from hunthub.settings import HuntHub
+
+# a crashed service is restarted at most this many times within RESTART_WINDOW seconds
+MAX_RESTARTS = 3
+RESTART_WINDOW = 300
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
+    ports = {
+        "hub (public)": (s.ip, s.port),
+        "proxy API": ("127.0.0.1", s.proxy_api_port),
+        "hub API": ("127.0.0.1", s.hub_port),
+    }
+    if s.embedded_cluster:
+        ports["Spark master"] = ("127.0.0.1", s.spark_master_port)
+        ports["Spark master UI"] = ("127.0.0.1", s.spark_master_webui_port)
+        ports["Spark worker UI"] = ("127.0.0.1", s.spark_worker_webui_port)
+    return ports
+
+
+def preflight(s: HuntHub) -> None:
+    results = [checks.check_state_dir(s.state)]
+    if s.embedded_cluster:
+        results += [checks.check_java(), checks.check_spark()]
+    results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s))]
+    failed = [c for c in results if not c.ok]
+    for c in results:
+        if not c.ok or c.warning:
+            say("  " + c.line())
+    if failed:
+        raise StartupError(f"{len(failed)} check(s) failed; nothing was started.")
+
+
+def _secret_file(path: Path, make) -> tuple[str, bool]:
+    """Read a secret, or create it 0600 (never wider, even for an instant). Returns (value, created)."""
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return path.read_text().strip(), False
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value, True
+
+
+def prepare_state(s: HuntHub) -> None:
+    s.state.mkdir(parents=True, exist_ok=True)
+    # analysts' servers (other accounts) traverse the state dir to reach their home and the warehouse
+    s.state.chmod(0o711)
+    for d in (s.hub_dir, s.run_dir, s.log_dir):
+        d.mkdir(exist_ok=True, mode=0o700)
+        d.chmod(0o700)
+    if s.warehouse.startswith("file://"):
+        wh = Path(s.warehouse[len("file://") :])
+        wh.mkdir(parents=True, exist_ok=True)
+        wh.chmod(0o755)
+
+
+def start_cluster(sup: Supervisor, s: HuntHub) -> None:
+    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
+    cluster.prepare_dirs(s, owner)
+    t0 = time.monotonic()
+    say(f"[2/4] Spark {paths.spark_version()} cluster: starting master on {s.master_url} ...")
+    master = sup.start(cluster.master_service(s, owner))
+    cluster.wait_for(lambda: cluster.master_state(s.spark_master_webui_port), "the Spark master", 90, master)
+    say(f"      master up ({time.monotonic() - t0:.1f} s); starting worker "
+        f"({s.worker_cores} cores, {s.worker_memory_mb / 1024:.1f} GiB) ...")  # fmt: skip
+    worker = sup.start(cluster.worker_service(s, owner))
+    cluster.wait_for(
+        lambda: cluster.alive_workers(cluster.master_state(s.spark_master_webui_port)),
+        "the Spark worker to register",
+        120,
+        worker,
+    )
+    say(
+        f"      worker registered ({time.monotonic() - t0:.1f} s); master UI http://127.0.0.1:{s.spark_master_webui_port}/"
+    )
+
+
+def ensure_demo_data(s: HuntHub) -> None:
+    if s.demo_data_events <= 0:
+        say("[3/4] demo data: skipped (demo_data_events = 0)")
+        return
+    if not s.warehouse.startswith("file://"):
+        say(f"[3/4] demo data: skipped (warehouse {s.warehouse} is not a local folder)")
+        return
+    warehouse = Path(s.warehouse[len("file://") :])
+
+    def progress(done: int, total: int) -> None:
+        bar = "#" * (30 * done // total)
+        print(f"\r      auth_events [{bar:<30}] {done:,}/{total:,} events", end="", flush=True)
+
+    say(f"[3/4] demo data in {s.warehouse}:")
+    if demo.ensure(warehouse, Path(s.catalog_path), s.demo_data_events, progress):
+        say("\n      written; catalog " + s.catalog_path)
+    else:
+        say("      already there (table auth_events)")
+
+
+def hub_service(s: HuntHub) -> Service:
+    env = {
+        "HUNTHUB_STATE_DIR": s.state_dir,
+        "HUNTHUB_IP": s.ip,
+        "HUNTHUB_PORT": str(s.port),
+        "HUNTHUB_PROXY_API_PORT": str(s.proxy_api_port),
+        "HUNTHUB_HUB_PORT": str(s.hub_port),
+        "HUNTHUB_SPARK_MASTER": s.spark_master,
+        "HUNTHUB_DEMO": "1" if s.demo else "",
+        "HUNTHUB_PROXY_COMMAND": s.proxy_command,
+        "PYTHONUNBUFFERED": "1",
+    }
+    return Service(
+        name="jupyterhub",
+        argv=[paths.venv_bin("jupyterhub"), "-f", str(paths.jupyterhub_config())],
+        env=env,
+        log_path=s.log_dir / "jupyterhub.log",
+        cwd=s.hub_dir,
+    )
+
+
+def hub_ready(s: HuntHub) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{s.port}/hub/api/", timeout=2) as r:  # noqa: S310
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def banner(s: HuntHub, password: str | None) -> None:
+    say()
+    say(f"hunthub is up: {s.public_url}")
+    if s.demo:
+        say("  DEMO MODE: any user name logs in with any password. Never use it with real data.")
+    else:
+        say(f"  Admin user:  {s.admin_user}")
+        if password:
+            say(f"  Admin password (shown only this once): {password}")
+        say(f"  The admin's first password is kept in {s.admin_password_file} (mode 0600).")
+        say(f"  Analysts sign up at {s.public_url}hub/signup; approve them at {s.public_url}hub/authorize")
+    if os.geteuid() != 0:
+        say("  NOTE: running as a normal user, so all analysts share this OS account (demo only).")
+    say(f"  Logs: {s.log_dir}    State: {s.state}")
+    say("  Press Ctrl-C to stop everything.")
+
+
+def up(s: HuntHub) -> int:
+    say(f"hunthub {__version__}: state in {s.state}")
+    sup = Supervisor(s.run_dir) if _state_writable(s) else None
+    try:
+        if sup is not None:
+            cleaned = sup.clean_stale()
+            if cleaned:
+                say("  stopped what a previous run left behind: " + ", ".join(cleaned))
+        say("[1/4] checking Java, Spark, proxy, ports, state dir ...")
+        preflight(s)
+        assert sup is not None  # preflight fails first when the state dir is unusable
+        prepare_state(s)
+        password, created = (None, False)
+        if not s.demo:
+            password, created = _secret_file(s.admin_password_file, lambda: secrets.token_urlsafe(15))
+        if s.embedded_cluster:
+            start_cluster(sup, s)
+        else:
+            problem = checks.master_problem(s.master_url)
+            say(f"[2/4] external cluster {s.master_url}: " + (f"WARNING: {problem}" if problem else "reachable"))
+        ensure_demo_data(s)
+        say(f"[4/4] JupyterHub on {s.public_url} ...")
+        hub = sup.start(hub_service(s))
+        cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
+        banner(s, password if created else None)
+        return supervise(sup)
+    except (StartupError, cluster.ClusterError, StaleRunError) as e:
+        say(f"\nERROR: {e}")
+        return 1
+    except KeyboardInterrupt:
+        say("\ninterrupted")
+        return 130
+    finally:
+        if sup is not None:
+            # a second Ctrl-C must not abandon a half-done shutdown
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            say("stopping ...")
+            sup.stop_all()
+            say("stopped.")
+
+
+def _state_writable(s: HuntHub) -> bool:
+    return checks.check_state_dir(s.state).ok
+
+
+def supervise(sup: Supervisor) -> int:
+    """Wait for Ctrl-C/SIGTERM; restart a crashed service (within limits) and say so."""
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    restarts: dict[str, list[float]] = {}
+    try:
+        while not stop:
+            time.sleep(0.5)
+            for service in sup.exited():
+                code = service.proc.returncode
+                now = time.monotonic()
+                recent = [t for t in restarts.get(service.name, []) if now - t < RESTART_WINDOW]
+                say(f"\n{service.name} exited unexpectedly (code {code}). Last lines of {service.log_path}:")
+                say(service.log_tail(10))
+                if len(recent) >= MAX_RESTARTS:
+                    say(f"{service.name} keeps failing ({MAX_RESTARTS} restarts in {RESTART_WINDOW} s); stopping.")
+                    return 1
+                restarts[service.name] = [*recent, now]
+                say(f"restarting {service.name} ...")
+                sup.start(service)
+    except KeyboardInterrupt:
+        say("\nCtrl-C")
+    return 0

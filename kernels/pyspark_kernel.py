@@ -1,0 +1,161 @@
+"""The "PySpark (hunthub)" kernel: IPython with `spark` and `sc` attached to the hunthub cluster.
+
+The driver starts the moment the kernel does, on a background thread, so it warms up while the analyst is
+still reading the notebook. Until it is ready, `spark` and `sc` are stand-ins that wait for it on first use;
+cells that do not touch Spark never wait.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+from hunthub.kernels import session
+from hunthub.kernels.session import SparkUnavailableError
+from ipykernel.ipkernel import IPythonKernel
+from ipykernel.kernelapp import IPKernelApp
+
+from hunthub import __version__
+
+
+def _render(exc: SparkUnavailableError) -> list[str]:
+    # IPython shows this instead of a traceback: the message is the whole story
+    return [f"\x1b[31m{line}\x1b[0m" for line in str(exc).splitlines()]
+
+
+SparkUnavailableError._render_traceback_ = lambda self: _render(self)
+
+
+class SessionStarter(threading.Thread):
+    """Starts the SparkSession once, in the background; `result()` waits for it."""
+
+    def __init__(self):
+        super().__init__(name="hunthub-spark-start", daemon=True)
+        self.spark = None
+        self.info: session.SessionInfo | None = None
+        self.error: SparkUnavailableError | None = None
+        self.ready = threading.Event()
+
+    def run(self):
+        try:
+            self.spark, self.info = session.start()
+        except SparkUnavailableError as e:
+            self.error = e
+        except Exception as e:  # noqa: BLE001 - anything else still must reach the analyst as a clear error
+            self.error = SparkUnavailableError(f"Spark could not start: {type(e).__name__}: {e}")
+        finally:
+            self.ready.set()
+        if self.spark is not None:
+            # launch the executor and its Python worker now, not during the analyst's first query
+            try:
+                self.spark.sparkContext.parallelize([0], 1).count()
+            except Exception:  # noqa: BLE001, S110 - warm-up only; a real problem shows in the analyst's cell
+                pass
+
+    def result(self):
+        self.ready.wait()
+        if self.error:
+            raise self.error
+        return self.spark
+
+
+class _Pending:
+    """Stands in for `spark` or `sc` until the session exists; every use waits for it."""
+
+    def __init__(self, kernel: HuntHubPySparkKernel, name: str):
+        object.__setattr__(self, "_kernel", kernel)
+        object.__setattr__(self, "_name", name)
+
+    def _target(self):
+        kernel = object.__getattribute__(self, "_kernel")
+        spark = kernel.starter.result()
+        kernel.attach()
+        return spark if object.__getattribute__(self, "_name") == "spark" else spark.sparkContext
+
+    def __getattr__(self, attr):
+        return getattr(self._target(), attr)
+
+    def __repr__(self):
+        return repr(self._target())
+
+    def __dir__(self):
+        return dir(self._target()) if self._kernel.starter.ready.is_set() else []
+
+
+class HuntHubPySparkKernel(IPythonKernel):
+    implementation = "hunthub-pyspark"
+    implementation_version = __version__
+    banner = "PySpark (hunthub): `spark` and `sc` are attached to the hunthub Spark cluster."
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.starter = SessionStarter()
+        self.starter.start()
+        self._attached = False
+        ns = self.shell.user_ns
+        ns["spark"] = _Pending(self, "spark")
+        ns["sc"] = _Pending(self, "sc")
+        self.shell.events.register("pre_run_cell", self._pre_run_cell)
+        self.shell.events.register("post_run_cell", self._post_run_cell)
+
+    def _pre_run_cell(self, info):
+        if self.starter.ready.is_set():
+            self.attach()
+
+    def _post_run_cell(self, result):
+        # SparkContext only installs its cancel-on-Ctrl-C handler when created on the main thread
+        if isinstance(result.error_in_exec, KeyboardInterrupt) and self.starter.spark is not None:
+            self.starter.spark.sparkContext.cancelAllJobs()
+
+    def attach(self):
+        """Once: put the real objects in place of the stand-ins and show where the session runs."""
+        if self._attached or not self.starter.ready.is_set():
+            return
+        self._attached = True
+        ns = self.shell.user_ns
+        if self.starter.error is not None:
+            return  # the stand-ins keep raising the clear error on every use
+        for name, obj in (("spark", self.starter.spark), ("sc", self.starter.spark.sparkContext)):
+            if isinstance(ns.get(name), _Pending):
+                ns[name] = obj
+        self._announce(self.starter.spark, self.starter.info)
+
+    def _announce(self, spark, info: session.SessionInfo):
+        from IPython.display import display
+
+        tables = ", ".join(info.tables) or "none"
+        text = f"Spark {spark.version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
+            f"; Spark UI: {info.ui_path}" if info.ui_path else ""
+        )
+        link = (
+            f' · <a class="hunthub-spark-ui" href="{html.escape(info.ui_path)}" target="_blank">Spark UI</a>'
+            if info.ui_path
+            else ""
+        )
+        problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
+        markup = (
+            f'<div class="hunthub-spark-banner">Spark {html.escape(spark.version)} · application '
+            f"<b>{html.escape(info.app_name)}</b> on <code>{html.escape(info.master)}</code> · tables: "
+            f"{html.escape(tables)}{link}{problems}</div>"
+        )
+        display({"text/plain": text + "".join(f"\n{p}" for p in info.problems), "text/html": markup}, raw=True)
+
+    def do_shutdown(self, restart):
+        if self.starter.spark is not None:
+            try:
+                self.starter.spark.stop()
+            except Exception:  # noqa: BLE001, S110 - the JVM exits with us anyway
+                pass
+        return super().do_shutdown(restart)
+
+
+class HuntHubPySparkKernelApp(IPKernelApp):
+    kernel_class = HuntHubPySparkKernel
+
+
+def main():
+    HuntHubPySparkKernelApp.launch_instance()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Build the analyst's SparkSession from what the hub put in the environment, and register the catalog.
+
+Shared by every hunthub kernel. Environment (set by the spawner, documented in hunthub.settings):
+HUNTHUB_SPARK_MASTER, HUNTHUB_SPARK_CONF (JSON properties), HUNTHUB_WAREHOUSE, HUNTHUB_CATALOG,
+HUNTHUB_SPARK_MASTER_WEBUI (embedded cluster only), HUNTHUB_DRIVER_HOST; JUPYTERHUB_USER and
+JUPYTERHUB_SERVICE_PREFIX from JupyterHub.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hunthub import catalog
+from hunthub.checks import master_problem
+
+KEEP_DRIVER_LOGS = 10
+
+
+class SparkUnavailableError(RuntimeError):
+    """The kernel could not attach to the cluster; the message says why and what to do."""
+
+
+@dataclass
+class SessionInfo:
+    master: str
+    app_name: str
+    ui_port: int
+    ui_path: str  # path of the Spark UI through the hub, '' outside JupyterHub
+    tables: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    driver_log: str = ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_name(env=os.environ) -> str:
+    return env.get("JUPYTERHUB_USER") or getpass.getuser()
+
+
+def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, str]:
+    """Every property of the analyst's session, derived from env; pure, so tests can assert it."""
+    master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
+    props = {
+        "spark.master": master,
+        "spark.app.name": app_name(env),
+        # executors run Python from the very same environment as this kernel
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.sql.repl.eagerEval.enabled": "true",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    driver_host = env.get("HUNTHUB_DRIVER_HOST")
+    if driver_host is None and master.startswith(("spark://127.", "spark://localhost", "local")):
+        driver_host = "127.0.0.1"
+    if driver_host:
+        props["spark.driver.host"] = driver_host
+        props["spark.driver.bindAddress"] = env.get("HUNTHUB_DRIVER_BIND_ADDRESS", driver_host)
+    if ui_port is not None:
+        props["spark.ui.port"] = str(ui_port)
+        prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
+        if prefix:
+            # the UI is served through jupyter-server-proxy under the analyst's server
+            props["spark.ui.proxyBase"] = f"{prefix.rstrip('/')}/proxy/{ui_port}"
+    props.update(json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}"))
+    return props
+
+
+def _alive_workers(webui: str) -> int | None:
+    try:
+        with urllib.request.urlopen(f"{webui.rstrip('/')}/json/", timeout=3) as r:  # noqa: S310
+            return sum(1 for w in json.load(r).get("workers", []) if w.get("state") == "ALIVE")
+    except (OSError, ValueError):
+        return None
+
+
+def preflight(env=os.environ) -> None:
+    """Fail in seconds, with a clear message, where Spark itself would hang or retry for minutes."""
+    master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
+    problem = master_problem(master)
+    if problem:
+        raise SparkUnavailableError(
+            f"Spark is not available: {problem}.\n"
+            "The cluster may be down or unreachable from this server. Ask your hunthub admin "
+            "(`hunthub doctor` checks the cluster), then restart this kernel."
+        )
+    webui = env.get("HUNTHUB_SPARK_MASTER_WEBUI")
+    if webui and _alive_workers(webui) == 0:
+        raise SparkUnavailableError(
+            f"Spark is not available: the master {master} has no live workers, so no job could run.\n"
+            "Ask your hunthub admin (`hunthub doctor`), then restart this kernel."
+        )
+
+
+def register_catalog(spark, env=os.environ) -> tuple[list[str], list[str]]:
+    """Temp views for every catalog table; returns (registered, problems). A broken table never blocks the rest."""
+    path = env.get("HUNTHUB_CATALOG")
+    warehouse = env.get("HUNTHUB_WAREHOUSE", "")
+    if not path:
+        return [], []
+    try:
+        tables = catalog.load(path)
+    except catalog.CatalogError as e:
+        return [], [str(e)]
+    registered, problems = [], []
+    for name, table in sorted(tables.items()):
+        try:
+            reader = spark.read.format(table.format)
+            if table.schema:
+                reader = reader.schema(table.schema)
+            reader.load(table.location(warehouse)).createOrReplaceTempView(name)
+            registered.append(name)
+        except Exception as e:  # noqa: BLE001 - report per table, keep the session usable
+            first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            problems.append(f"table {name} ({table.location(warehouse)}): {first_line}")
+    return registered, problems
+
+
+def driver_log_path(env=os.environ) -> Path:
+    """A fresh log file for this kernel's driver JVM; older ones beyond the last few are removed."""
+    log_dir = Path(env.get("HUNTHUB_DRIVER_LOG_DIR") or Path.home() / ".hunthub" / "logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for old in sorted(log_dir.glob("driver-*.log"))[: -(KEEP_DRIVER_LOGS - 1)]:
+        old.unlink(missing_ok=True)
+    return log_dir / f"driver-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start(env=os.environ):
+    """Create the session; returns (SparkSession, SessionInfo). Raises SparkUnavailableError."""
+    preflight(env)
+    ui_port = _free_port()
+    props = spark_properties(env, ui_port)
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    conf = SparkConf(loadDefaults=False).setAll(props.items())
+    log_path = driver_log_path(env)
+    try:
+        # The JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells.
+        with open(log_path, "ab") as log:
+            gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+        SparkContext(conf=conf, gateway=gateway)
+        spark = SparkSession.builder.getOrCreate()
+    except Exception as e:  # Java missing, JVM failed to start, bad property
+        tail = _tail(log_path)
+        raise SparkUnavailableError(
+            f"Spark could not start its driver: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}\n"
+            f"Driver log {log_path}:\n{tail}"
+        ) from e
+    tables, problems = register_catalog(spark, env)
+    prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
+    actual_port = int((spark.sparkContext.uiWebUrl or f":{ui_port}").rsplit(":", 1)[1].split("/")[0])
+    info = SessionInfo(
+        master=props["spark.master"],
+        app_name=props["spark.app.name"],
+        ui_port=actual_port,
+        ui_path=f"{prefix.rstrip('/')}/proxy/{actual_port}/jobs/" if prefix else "",
+        tables=tables,
+        problems=problems,
+        driver_log=str(log_path),
+    )
+    if actual_port != ui_port:
+        info.problems.append("the Spark UI took another port than planned; its links may not work via the hub")
+    return spark, info

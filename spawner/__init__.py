@@ -1,0 +1,1 @@
+"""Spawners for analysts' notebook servers (registered under the `jupyterhub.spawners` entry point)."""

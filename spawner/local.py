@@ -1,0 +1,126 @@
+"""`hunthub-local`: each analyst's notebook server as a local process, in its own home.
+
+Run as root (the embedded default), every analyst gets a system account of their own (`hunt-<name>`, created
+on first spawn, no login shell, no password) and a 0700 home, so analysts cannot read each other's work.
+The prefix keeps hub names from ever mapping onto existing system accounts (`root`, `daemon`, ...).
+Run as a normal user, all analysts share that one account: fine for a demo on a laptop, not for a team.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Bool, Unicode, default
+
+SEEDED_RECORD = ".hunthub/seeded.json"
+
+
+class HuntHubLocalSpawner(LocalProcessSpawner):
+    home_root = Unicode(config=True, help="Directory holding one home per analyst (created 0711; homes are 0700).")
+    notebooks_source = Unicode(
+        config=True,
+        help="Bundled notebooks copied into each analyst's home on first spawn (and new ones on later spawns).",
+    )
+    system_user_prefix = Unicode(
+        "hunt-",
+        config=True,
+        help="Prefix of the system account created for each analyst when running as root.",
+    )
+    create_system_users = Bool(
+        config=True,
+        help="""Run each analyst's server as their own system account, created on first spawn. Needs root;
+        defaults to True exactly when the hub runs as root.""",
+    )
+
+    @default("create_system_users")
+    def _default_create_system_users(self):
+        return os.geteuid() == 0
+
+    @property
+    def home_dir(self) -> Path:
+        return Path(self.home_root) / self.user.name
+
+    @property
+    def system_user(self) -> str:
+        if self.create_system_users:
+            return f"{self.system_user_prefix}{self.user.name}"
+        return pwd.getpwuid(os.geteuid()).pw_name
+
+    def _ensure_system_user(self) -> pwd.struct_passwd:
+        name = self.system_user
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+        self.log.info("Creating system account %s for analyst %s", name, self.user.name)
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(self.home_dir),
+             "--shell", "/usr/sbin/nologin", "--comment", f"hunthub analyst {self.user.name}", name],
+            check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return pwd.getpwnam(name)
+
+    def prepare_home(self) -> None:
+        """Create the home and deliver bundled notebooks the analyst has not had yet; never overwrite."""
+        root = Path(self.home_root)
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o711)
+        account = self._ensure_system_user() if self.create_system_users else None
+        home = self.home_dir
+        home.mkdir(exist_ok=True)
+        home.chmod(0o700)
+        record_path = home / SEEDED_RECORD
+        try:
+            delivered = set(json.loads(record_path.read_text()))
+        except (OSError, ValueError):
+            delivered = set()
+        source = Path(self.notebooks_source) if self.notebooks_source else None
+        fresh = []
+        if source and source.is_dir():
+            for nb in sorted(source.rglob("*.ipynb")):
+                rel = nb.relative_to(source).as_posix()
+                target = home / rel
+                if rel in delivered:
+                    continue
+                if not target.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(nb, target)
+                    fresh.append(target)
+                delivered.add(rel)
+        record_path.parent.mkdir(exist_ok=True)
+        record_path.write_text(json.dumps(sorted(delivered)))
+        if account is not None:
+            for p in [home, record_path.parent, record_path, *fresh, *{f.parent for f in fresh}]:
+                os.chown(p, account.pw_uid, account.pw_gid)
+
+    def make_preexec_fn(self, name):
+        if self.create_system_users:
+            return set_user_setuid(self.system_user)
+        home = str(self.home_dir)
+        return lambda: os.chdir(home)
+
+    def user_env(self, env):
+        env["USER"] = self.system_user
+        env["HOME"] = str(self.home_dir)
+        env["SHELL"] = "/bin/bash"
+        return env
+
+    def get_args(self):
+        return [*super().get_args(), f"--ServerApp.root_dir={self.home_dir}"]
+
+    async def start(self):
+        if not self.create_system_users:
+            self.log.warning(
+                "hunthub runs as a normal user: all analysts' servers share the OS account %s and can read "
+                "each other's homes (demo only; run as root for per-analyst accounts).",
+                self.system_user,
+            )
+        await asyncio.get_running_loop().run_in_executor(None, self.prepare_home)
+        return await super().start()
