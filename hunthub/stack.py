@@ -169,6 +169,9 @@ def banner(s: HuntHub, password: str | None) -> None:
 
 def up(s: HuntHub) -> int:
     say(f"hunthub {__version__}: state in {s.state}")
+    # a shell that starts us in the background ignores SIGINT; Ctrl-C and `kill -INT` must still stop us
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
     sup = Supervisor(s.run_dir) if _state_writable(s) else None
     try:
         if sup is not None:

@@ -1,0 +1,31 @@
+import shutil
+
+import pytest
+
+from tests.harness import Stack, fresh_state_dir, stack_env
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """One real `hunthub up` (embedded cluster, hub, proxy, demo data) shared by the end-to-end tests."""
+    state = fresh_state_dir()
+    s = Stack(stack_env(state))
+    try:
+        s.wait_up()
+    except AssertionError:
+        s.stop()
+        print(s.dump_logs())
+        raise
+    yield s
+    code = s.stop()
+    if code != 0:
+        print(s.dump_logs())
+    shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    # expose each phase's outcome to fixtures, so they can dump logs only when a test failed
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

@@ -1,0 +1,151 @@
+"""Helpers the test tiers share: free ports, a real `hunthub up` in a private state dir, log dumps."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HUNTHUB = str(Path(sys.executable).parent / "hunthub")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct free ports (held open together, so none repeats)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def fresh_state_dir() -> Path:
+    """A state dir analysts' accounts can traverse (pytest's own tmp dirs are 0700 under root)."""
+    base = Path(tempfile.mkdtemp(prefix="hunthub-test-"))
+    base.chmod(0o711)
+    return base / "state"
+
+
+def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `hunthub up` that collides with nothing else on the machine."""
+    port, api, hub, master, master_ui, worker_ui = free_ports(6)
+    env = {
+        **os.environ,
+        "HUNTHUB_STATE_DIR": str(state_dir),
+        "HUNTHUB_PORT": str(port),
+        "HUNTHUB_PROXY_API_PORT": str(api),
+        "HUNTHUB_HUB_PORT": str(hub),
+        "HUNTHUB_SPARK_MASTER_PORT": str(master),
+        "HUNTHUB_SPARK_MASTER_WEBUI_PORT": str(master_ui),
+        "HUNTHUB_SPARK_WORKER_WEBUI_PORT": str(worker_ui),
+        "HUNTHUB_DEMO_DATA_EVENTS": "20000",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class Stack:
+    """A `hunthub up` process; its output is collected line by line as it runs."""
+
+    def __init__(self, env: dict[str, str], args: list[str] | None = None):
+        self.env = env
+        self.state_dir = Path(env["HUNTHUB_STATE_DIR"])
+        self.port = int(env["HUNTHUB_PORT"])
+        self.url = f"http://localhost:{self.port}"
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [HUNTHUB, "up", *(args or [])],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_output(self, pattern: str, timeout: float = 300) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.output)
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                self._reader.join(5)
+                m = re.search(pattern, self.output)
+                if m:
+                    return m
+                raise AssertionError(f"hunthub up exited ({self.proc.returncode}) before {pattern!r}:\n{self.output}")
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {pattern!r}:\n{self.output}")
+
+    def wait_up(self, timeout: float = 300) -> None:
+        self.wait_for_output(r"hunthub is up: ", timeout)
+
+    @property
+    def admin_password(self) -> str:
+        m = re.search(r"Admin password \(shown only this once\): (\S+)", self.output)
+        return m.group(1) if m else (self.state_dir / "hub" / "admin-password").read_text().strip()
+
+    def stop(self, timeout: float = 90) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+    def dump_logs(self) -> str:
+        parts = [f"--- hunthub up output ---\n{self.output}"]
+        for log in sorted((self.state_dir / "logs").glob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-60:]
+            parts.append(f"--- {log.name} (last 60 lines) ---\n" + "\n".join(text))
+        return "\n".join(parts)
+
+
+def processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes whose command line or environment mentions `text` (e.g. a state dir)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (proc / "environ").read_bytes().decode(errors="replace")
+            status = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if status != "Z" and (text in cmdline or text in environ):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
