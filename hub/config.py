@@ -16,8 +16,21 @@ from hunthub import paths
 from hunthub.settings import HuntHub, load
 
 
+def database_url(s: HuntHub) -> str:
+    """The hub's SQLAlchemy URL. A bare postgresql:// URL gets the driver hunthub installs (psycopg 3), since
+    SQLAlchemy's default driver for it differs between releases."""
+    if not s.db_url:
+        return f"sqlite:///{s.hub_dir / 'jupyterhub.sqlite'}"
+    from sqlalchemy.engine import make_url
+
+    url = make_url(s.db_url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
 def apply_paths(c: Config, s: HuntHub) -> None:
-    c.JupyterHub.db_url = s.db_url or f"sqlite:///{s.hub_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.db_url = database_url(s)
     # JupyterHub creates this file 0600 and refuses to use it if it is readable by others
     c.JupyterHub.cookie_secret_file = str(s.hub_dir / "jupyterhub_cookie_secret")
     c.JupyterHub.pid_file = str(s.run_dir / "jupyterhub.pid.info")

@@ -139,6 +139,8 @@ def port_holder(port: int) -> str | None:
 
 def port_free(ip: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # as the servers themselves do: connections lingering in TIME_WAIT must not count as "in use"
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((ip or "0.0.0.0", port))
         except OSError as e:

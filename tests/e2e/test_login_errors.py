@@ -1,0 +1,52 @@
+"""Login and sign-up refusals over HTTP against the shared real stack: clear messages, nothing created."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+
+def form(session: requests.Session, base: str, path: str, data: dict) -> requests.Response:
+    session.get(f"{base}/hub/{path}")
+    return session.post(f"{base}/hub/{path}", data={**data, "_xsrf": session.cookies.get("_xsrf")})
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("john smith", "cannot contain spaces"),
+        ("a/b", "cannot contain '/'"),
+        ("x;rm -rf", "cannot contain ';'"),
+        ("nul\0byte", "cannot contain NUL characters"),
+        ("a" * 200, "at most 28 characters (this one has 200)"),
+        ("9lives", "must start with a letter"),
+    ],
+)
+def test_bad_usernames_are_refused_at_signup_with_the_reason(stack, name, reason):
+    s = requests.Session()
+    r = form(s, stack.url, "signup", {"username": name, "signup_password": "long-enough-pw-1",
+                                      "signup_password_confirmation": "long-enough-pw-1"})  # fmt: skip
+    assert r.status_code == 400
+    assert reason in r.text
+    # and nothing was created: the name cannot log in and is not waiting for approval
+    login = form(s, stack.url, "login", {"username": name, "password": "long-enough-pw-1"})
+    assert "Invalid username or password" in login.text
+
+
+def test_wrong_password_is_refused(stack):
+    s = requests.Session()
+    r = form(s, stack.url, "login", {"username": "admin", "password": "not-the-password"})
+    assert r.url.endswith("/hub/login")
+    assert "Invalid username or password" in r.text
+    assert "jupyterhub-hub-login" not in s.cookies
+
+
+def test_admin_password_works_and_is_kept_0600(stack):
+    path = stack.state_dir / "hub" / "admin-password"
+    assert path.stat().st_mode & 0o777 == 0o600
+    s = requests.Session()
+    r = form(s, stack.url, "login", {"username": "admin", "password": stack.admin_password})
+    assert "/hub/login" not in r.url
+    assert "jupyterhub-hub-login" in s.cookies

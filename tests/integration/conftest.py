@@ -1,0 +1,87 @@
+"""A real Spark standalone cluster (master + worker from the pyspark wheel) for the integration tier."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+from hunthub import cluster
+from hunthub.data import demo
+from hunthub.processes import Supervisor
+from hunthub.settings import HuntHub
+from tests.harness import free_ports, fresh_state_dir
+
+
+class Cluster:
+    def __init__(self, settings: HuntHub, supervisor: Supervisor):
+        self.settings = settings
+        self.supervisor = supervisor
+
+    @property
+    def master_url(self) -> str:
+        return self.settings.master_url
+
+    def master_state(self) -> dict:
+        return cluster.master_state(self.settings.spark_master_webui_port)
+
+    def worker_state(self) -> dict:
+        import urllib.request
+
+        url = f"http://127.0.0.1:{self.settings.spark_worker_webui_port}/json/"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return json.load(r)
+
+    def kernel_env(self, user: str = "analyst1", **extra: str) -> dict[str, str]:
+        """What the hub's spawner would give an analyst's server."""
+        from hunthub.hub.config import kernel_environment
+
+        env = {**os.environ, **kernel_environment(self.settings), "JUPYTERHUB_USER": user}
+        env["HUNTHUB_DRIVER_LOG_DIR"] = str(self.settings.state / "driver-logs")
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="session")
+def spark_cluster():
+    state = fresh_state_dir()
+    master, master_ui, worker_ui = free_ports(3)
+    s = HuntHub(
+        config=Config(
+            HuntHub={
+                "state_dir": str(state),
+                "spark_master_port": master,
+                "spark_master_webui_port": master_ui,
+                "spark_worker_webui_port": worker_ui,
+                "worker_cores": 2,
+                "worker_memory_mb": 2048,
+                "analyst_cores": 1,
+                "executor_memory": "512m",
+            }
+        )
+    )
+    state.mkdir(parents=True)
+    sup = Supervisor(s.run_dir)
+    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
+    cluster.prepare_dirs(s, owner)
+    try:
+        m = sup.start(cluster.master_service(s, owner))
+        cluster.wait_for(lambda: cluster.master_state(master_ui), "master", 90, m)
+        w = sup.start(cluster.worker_service(s, owner))
+        cluster.wait_for(lambda: cluster.alive_workers(cluster.master_state(master_ui)), "worker", 120, w)
+        warehouse = state / "warehouse"
+        warehouse.mkdir()
+        warehouse.chmod(0o755)
+        demo.ensure(warehouse, Path(s.catalog_path), 5000)
+        yield Cluster(s, sup)
+    except Exception:
+        for svc in sup.services:
+            print(f"--- {svc.name} ---\n{svc.log_tail(60)}")
+        raise
+    finally:
+        sup.stop_all()
+        shutil.rmtree(state.parent, ignore_errors=True)

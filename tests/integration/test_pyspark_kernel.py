@@ -1,0 +1,114 @@
+"""The PySpark (hunthub) kernel against a real standalone cluster, through jupyter_client."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from hunthub.processes import alive, descendants_of
+from tests.harness import free_port
+from tests.integration.kernel_client import Kernel
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def kernel(spark_cluster):
+    k = Kernel(spark_cluster.kernel_env(user="analyst1", JUPYTERHUB_SERVICE_PREFIX="/user/analyst1/"))
+    yield k
+    k.shutdown()
+
+
+def test_cell_counts_parquet_table_from_catalog(kernel, spark_cluster):
+    warehouse = Path(spark_cluster.settings.warehouse.removeprefix("file://"))
+    expected = ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").count_rows()
+
+    result = kernel.run("spark.sql('select count(*) as n from auth_events').first().n")
+
+    assert result.status == "ok", result.error
+    assert result.text.strip().endswith(str(expected))
+    # the first Spark cell also says where the session runs, with a link to the Spark UI through the hub
+    assert "application 'analyst1'" in result.text
+    assert 'class="hunthub-spark-ui" href="/user/analyst1/proxy/' in result.html
+
+
+def test_master_shows_application_with_executors_on_worker(kernel, spark_cluster):
+    result = kernel.run("sc.parallelize(range(10), 2).map(lambda x: x * x).sum()")
+    assert result.status == "ok", result.error
+    assert result.text.strip().endswith("285")  # computed by Python workers on the executors
+
+    apps = [a for a in spark_cluster.master_state()["activeapps"] if a["name"] == "analyst1"]
+    assert len(apps) == 1, spark_cluster.master_state()["activeapps"]
+    assert apps[0]["cores"] == 1  # spark.cores.max per analyst, so others are not starved
+    executors = [e for e in spark_cluster.worker_state()["executors"] if e["appid"] == apps[0]["id"]]
+    assert executors, spark_cluster.worker_state()
+
+
+def test_spark_ui_is_served_for_the_hub_proxy_path(kernel):
+    result = kernel.run("spark.range(3).count()")
+    assert result.status == "ok", result.error
+    port = int(re.search(r"/user/analyst1/proxy/(\d+)/jobs/", result.html).group(1))
+    # jupyter-server-proxy forwards /user/analyst1/proxy/<port>/X to 127.0.0.1:<port>/X
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs/", timeout=10) as r:
+        page = r.read().decode()
+    assert "Spark Jobs" in page
+    # links in the page point back through the hub, not at the driver's own address
+    assert 'href="/user/analyst1/proxy/%d/' % port in page
+
+
+def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):
+    closed = free_port()
+    k = Kernel(spark_cluster.kernel_env(HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
+    try:
+        started = time.monotonic()
+        result = k.run("spark.range(10).count()", timeout=60)
+        elapsed = time.monotonic() - started
+        assert result.status == "error"
+        message = "\n".join(result.error["traceback"])
+        assert f"cannot reach the Spark master at spark://127.0.0.1:{closed}" in message
+        assert "hunthub doctor" in message
+        assert elapsed < 15, elapsed
+        # the kernel stays usable for plain Python
+        assert k.run("21 * 2").text.strip() == "42"
+    finally:
+        k.shutdown()
+
+
+def test_interrupt_cancels_the_running_spark_job(kernel):
+    assert kernel.run("spark.range(1).count()").status == "ok"
+    timer = threading.Timer(8, kernel.km.interrupt_kernel)
+    timer.start()
+    started = time.monotonic()
+    result = kernel.run("import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(120) or x).count()")
+    timer.cancel()
+    assert result.status == "error"
+    assert result.error["ename"] == "KeyboardInterrupt"
+    assert time.monotonic() - started < 60
+    # cancellation is asynchronous in Spark: give it a few seconds, not the two minutes the tasks would take
+    after = kernel.run(
+        "import time\nfor _ in range(40):\n    jobs = sc.statusTracker().getActiveJobsIds()\n"
+        "    if not jobs: break\n    time.sleep(0.5)\njobs"
+    )
+    assert after.text.strip() == "[]", after.text
+    assert kernel.run("spark.range(5).count()").text.strip() == "5"
+
+
+def test_kernel_shutdown_leaves_no_jvm_and_ends_the_application(spark_cluster):
+    k = Kernel(spark_cluster.kernel_env(user="analyst2"))
+    assert k.run("spark.range(2).count()").status == "ok"
+    kernel_pid = k.km.provisioner.process.pid
+    family = descendants_of(kernel_pid)
+    assert family, "the driver JVM should run under the kernel"
+    k.shutdown()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(p) for p in family):
+        time.sleep(0.5)
+    assert not [p for p in family if alive(p)]
+    active = [a["name"] for a in spark_cluster.master_state()["activeapps"]]
+    assert "analyst2" not in active

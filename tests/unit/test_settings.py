@@ -1,0 +1,128 @@
+"""hunthub's own settings: documented defaults, HUNTHUB_* environment, then config files."""
+
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+from traitlets import TraitError
+from traitlets.config import Config
+
+from hunthub import settings as hsettings
+from hunthub.settings import HuntHub
+
+
+def test_documented_defaults(settings):
+    s = settings()
+    assert (s.ip, s.port) == ("127.0.0.1", 8000)
+    assert s.admin_user == "admin"
+    assert s.demo is False
+    assert s.embedded_cluster is True
+    assert s.public_url == "http://localhost:8000/"
+
+
+def test_environment_sets_the_flags_hunthub_up_hands_to_the_hub(monkeypatch, state_dir):
+    monkeypatch.setenv("HUNTHUB_STATE_DIR", str(state_dir))
+    monkeypatch.setenv("HUNTHUB_IP", "10.1.2.3")
+    monkeypatch.setenv("HUNTHUB_PORT", "9100")
+    monkeypatch.setenv("HUNTHUB_SPARK_MASTER", "spark://spark-master.soc.example:7077")
+    monkeypatch.setenv("HUNTHUB_ADMIN_USER", "soc-lead")
+    monkeypatch.setenv("HUNTHUB_DEMO", "1")
+    s = HuntHub(config=Config())
+    assert s.state_dir == str(state_dir)
+    assert (s.ip, s.port) == ("10.1.2.3", 9100)
+    assert s.spark_master == "spark://spark-master.soc.example:7077"
+    assert s.embedded_cluster is False
+    assert s.admin_user == "soc-lead"
+    assert s.demo is True
+    assert s.public_url == "http://10.1.2.3:9100/"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
+def test_demo_flag_from_environment(monkeypatch, settings, value, expected):
+    monkeypatch.setenv("HUNTHUB_DEMO", value)
+    assert settings().demo is expected
+
+
+def test_config_file_overrides_environment(monkeypatch, tmp_path, state_dir):
+    monkeypatch.setenv("HUNTHUB_STATE_DIR", str(state_dir))
+    monkeypatch.setenv("HUNTHUB_PORT", "9100")
+    monkeypatch.setenv("HUNTHUB_IP", "10.1.2.3")
+    config_file = tmp_path / "hunthub_config.py"
+    config_file.write_text(
+        "c.HuntHub.port = 9200\n"
+        'c.HuntHub.warehouse = "hdfs://namenode.soc.example:8020/warehouse"\n'
+        "c.HuntHub.spark_conf = {'spark.sql.shuffle.partitions': '8'}\n"
+    )
+    s = HuntHub(config=hsettings.load_config([config_file]))
+    assert s.port == 9200
+    assert s.warehouse == "hdfs://namenode.soc.example:8020/warehouse"
+    assert s.spark_conf == {"spark.sql.shuffle.partitions": "8"}
+    # what the file does not set still comes from the environment
+    assert s.ip == "10.1.2.3"
+
+
+def test_hunthub_config_env_names_a_config_file(monkeypatch, tmp_path, state_dir):
+    config_file = tmp_path / "site.py"
+    config_file.write_text(f"c.HuntHub.state_dir = {str(state_dir)!r}\nc.HuntHub.admin_user = 'soc-lead'\n")
+    monkeypatch.setenv("HUNTHUB_CONFIG", str(config_file))
+    assert hsettings.load().admin_user == "soc-lead"
+
+
+def test_proxy_and_hub_ports_follow_the_public_port(settings):
+    s = settings(port=9000)
+    assert s.proxy_api_port == 9001
+    assert s.hub_port == 9081
+
+
+def test_explicit_proxy_api_port_wins(monkeypatch, settings):
+    assert settings(port=9000, proxy_api_port=9500).proxy_api_port == 9500
+    monkeypatch.setenv("HUNTHUB_PROXY_API_PORT", "9600")
+    assert settings(port=9000).proxy_api_port == 9600
+
+
+def test_worker_ui_port_follows_master_ui_port(settings):
+    assert settings(spark_master_webui_port=8190).spark_worker_webui_port == 8191
+
+
+def test_one_analyst_gets_half_the_worker_cores_by_default(settings):
+    assert settings(worker_cores=8).analyst_cores == 4
+    # never zero: a session without cores would wait forever
+    assert settings(worker_cores=1).analyst_cores == 1
+    assert settings(worker_cores=8, analyst_cores=6).analyst_cores == 6
+
+
+def test_default_warehouse_is_a_file_uri_under_the_state_dir(tmp_path):
+    state = tmp_path / "soc data"  # a space, to check the URI is escaped
+    s = HuntHub(config=Config({"HuntHub": {"state_dir": str(state)}}))
+    uri = urlparse(s.warehouse)
+    assert uri.scheme == "file"
+    assert Path(unquote(uri.path)) == state / "warehouse"
+
+
+def test_default_catalog_is_in_the_state_dir(settings, state_dir):
+    assert Path(settings().catalog_path) == state_dir / "catalog.json"
+
+
+def test_relative_state_dir_in_config_becomes_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    s = HuntHub(config=Config({"HuntHub": {"state_dir": "state"}}))
+    assert Path(s.state_dir) == tmp_path / "state"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: @validate('state_dir') does not run on the env-derived default, so `hunthub up --state-dir .state` "
+    "keeps a relative path (the hub, started with another cwd, looks elsewhere) and `warehouse` raises ValueError",
+)
+def test_relative_state_dir_from_environment_becomes_absolute(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HUNTHUB_STATE_DIR", "state")
+    s = HuntHub(config=Config())
+    assert Path(s.state_dir) == tmp_path / "state"
+    assert s.warehouse.startswith("file://")
+
+
+def test_invalid_username_pattern_is_rejected(state_dir):
+    with pytest.raises((TraitError, re.error)):
+        HuntHub(config=Config({"HuntHub": {"state_dir": str(state_dir), "username_pattern": "^[a-z"}}))
