@@ -59,7 +59,7 @@ def test_spark_ui_is_served_for_the_hub_proxy_path(kernel):
         page = r.read().decode()
     assert "Spark Jobs" in page
     # links in the page point back through the hub, not at the driver's own address
-    assert 'href="/user/analyst1/proxy/%d/' % port in page
+    assert f'href="/user/analyst1/proxy/{port}/' in page
 
 
 def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):
