@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub import kernelspecs
 
         for path in kernelspecs.install():
-            print(f"installed kernel spec {path}")
+            print(f"installed {path}")
         return 0
     s = _settings(args)
     if args.command == "up":

@@ -1,24 +1,31 @@
-"""Install hunthub's kernel specs into an environment (what a wheel's data files do for a regular install;
-an editable install needs this step)."""
+"""Install hunthub's kernel specs and the server config enabling its warm-driver extension into an environment.
+
+A wheel installs both as data files; an editable install (a checkout) needs this step, which `bin/hunthub` runs.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
+from importlib import resources
+from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
 
-from hunthub import paths
 
-SPECS_DIR = paths.PACKAGE_DIR.parent / "kernels" / "specs" if paths.source_checkout() else None
+def _kernels_root() -> Path:
+    return Path(str(resources.files("hunthub.kernels")))
 
 
-def spec_dirs():
-    from importlib import resources
-
-    root = SPECS_DIR or resources.files("hunthub.kernels") / "specs"
+def spec_dirs() -> list[Path]:
+    root = _kernels_root() / "specs"
     return sorted(p for p in root.iterdir() if (p / "kernel.json").is_file())
 
 
 def install(prefix: str = sys.prefix) -> list[str]:
     ksm = KernelSpecManager()
-    return [ksm.install_kernel_spec(str(d), d.name, prefix=prefix, replace=True) for d in spec_dirs()]
+    done = [ksm.install_kernel_spec(str(d), d.name, prefix=prefix, replace=True) for d in spec_dirs()]
+    conf_dir = Path(prefix, "etc", "jupyter", "jupyter_server_config.d")
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    done.append(str(shutil.copy(_kernels_root() / "jupyter-config" / "hunthub.json", conf_dir / "hunthub.json")))
+    return done

@@ -170,12 +170,15 @@ class HuntHub(Configurable):
         return int(_env("SPARK_WORKER_WEBUI_PORT", str(self.spark_master_webui_port + 1)))
 
     worker_cores = Integer(
-        help="Embedded cluster: cores the worker offers. Default: the machine's cores. Env: HUNTHUB_WORKER_CORES."
+        help="""Embedded cluster: executor cores (scheduling slots) the worker offers. Default: twice the machine's
+        cores, because interactive analysts' executors are idle most of the time and every analyst's server keeps
+        one warm driver registered; without slack the next analyst's session would wait for cores.
+        Env: HUNTHUB_WORKER_CORES."""
     ).tag(config=True)
 
     @default("worker_cores")
     def _default_worker_cores(self):
-        return int(_env("WORKER_CORES", "0")) or machine_cores()
+        return int(_env("WORKER_CORES", "0")) or 2 * machine_cores()
 
     worker_memory_mb = Integer(
         help="""Embedded cluster: memory the worker offers to executors. Default: 40% of the machine's memory,
@@ -189,12 +192,12 @@ class HuntHub(Configurable):
     analyst_cores = Integer(
         help="""Executor cores one analyst's session may hold (spark.cores.max). Standalone Spark gives an
         application every free core by default, which would leave the next analyst waiting; the default is
-        half the worker's cores. Env: HUNTHUB_ANALYST_CORES."""
+        half the machine's cores. Env: HUNTHUB_ANALYST_CORES."""
     ).tag(config=True)
 
     @default("analyst_cores")
     def _default_analyst_cores(self):
-        return int(_env("ANALYST_CORES", "0")) or max(1, self.worker_cores // 2)
+        return int(_env("ANALYST_CORES", "0")) or max(1, machine_cores() // 2)
 
     executor_memory = Unicode(help="spark.executor.memory for analysts' sessions. Env: HUNTHUB_EXECUTOR_MEMORY.").tag(
         config=True

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, checks, cluster, paths
+from hunthub import __version__, checks, cluster, kernelspecs, paths
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
 from hunthub.settings import HuntHub
@@ -182,6 +182,7 @@ def up(s: HuntHub) -> int:
         preflight(s)
         assert sup is not None  # preflight fails first when the state dir is unusable
         prepare_state(s)
+        kernelspecs.install()  # the kernel specs and server config always match this checkout's code
         password, created = (None, False)
         if not s.demo:
             password, created = _secret_file(s.admin_password_file, lambda: secrets.token_urlsafe(15))

@@ -8,9 +8,10 @@ cells that do not touch Spark never wait.
 from __future__ import annotations
 
 import html
+import os
 import threading
 
-from hunthub.kernels import session
+from hunthub.kernels import session, warm_driver
 from hunthub.kernels.session import SparkUnavailableError
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
@@ -37,20 +38,21 @@ class SessionStarter(threading.Thread):
         self.ready = threading.Event()
 
     def run(self):
+        adopted = None
         try:
-            self.spark, self.info = session.start()
+            adopted = warm_driver.adopt() if os.environ.get("HUNTHUB_WARM_DRIVER", "1") != "0" else None
+            if adopted:
+                self.spark, self.info = adopted
+            else:
+                self.spark, self.info = session.start()
         except SparkUnavailableError as e:
             self.error = e
         except Exception as e:  # noqa: BLE001 - anything else still must reach the analyst as a clear error
             self.error = SparkUnavailableError(f"Spark could not start: {type(e).__name__}: {e}")
         finally:
             self.ready.set()
-        if self.spark is not None:
-            # launch the executor and its Python worker now, not during the analyst's first query
-            try:
-                self.spark.sparkContext.parallelize([0], 1).count()
-            except Exception:  # noqa: BLE001, S110 - warm-up only; a real problem shows in the analyst's cell
-                pass
+        if self.spark is not None and not adopted:
+            session.warm_up(self.spark, self.info.tables)
 
     def result(self):
         self.ready.wait()

@@ -181,3 +181,25 @@ def start(env=os.environ):
     if actual_port != ui_port:
         info.problems.append("the Spark UI took another port than planned; its links may not work via the hub")
     return spark, info
+
+
+def warm_up(spark, tables: list[str]) -> None:
+    """Run the code paths an analyst's first query takes (executor launch, Python worker, Catalyst, Parquet
+    reader), so that query does not pay for them. Failures are ignored: real problems show in real cells."""
+    try:
+        spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()
+        if tables:
+            spark.table(tables[0]).limit(1).collect()
+        spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect()
+    except Exception:  # noqa: BLE001, S110
+        pass
+
+
+def fingerprint(env=os.environ) -> str:
+    """What a pre-started driver must share with a kernel for the kernel to adopt it."""
+    import hashlib
+
+    props = {k: v for k, v in spark_properties(env).items() if not k.startswith("spark.ui.")}
+    keys = ("HUNTHUB_CATALOG", "HUNTHUB_WAREHOUSE", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
+    material = json.dumps([props, [env.get(k, "") for k in keys]], sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:16]

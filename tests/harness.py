@@ -128,9 +128,10 @@ class Stack:
 
     def dump_logs(self) -> str:
         parts = [f"--- hunthub up output ---\n{self.output}"]
-        for log in sorted((self.state_dir / "logs").glob("*.log")):
+        logs = [*(self.state_dir / "logs").glob("*.log"), *(self.state_dir / "homes").glob("*/.hunthub/logs/*.log")]
+        for log in sorted(logs):
             text = log.read_text(errors="replace").splitlines()[-60:]
-            parts.append(f"--- {log.name} (last 60 lines) ---\n" + "\n".join(text))
+            parts.append(f"--- {log.relative_to(self.state_dir)} (last 60 lines) ---\n" + "\n".join(text))
         return "\n".join(parts)
 
 

@@ -95,6 +95,7 @@ def test_one_analyst_gets_half_the_worker_cores_by_default(settings):
 def test_default_warehouse_is_a_file_uri_under_the_state_dir(tmp_path):
     state = tmp_path / "soc data"  # a space, to check the URI is escaped
     s = HuntHub(config=Config({"HuntHub": {"state_dir": str(state)}}))
+    assert " " not in s.warehouse  # Spark and Hadoop parse it as a URI
     uri = urlparse(s.warehouse)
     assert uri.scheme == "file"
     assert Path(unquote(uri.path)) == state / "warehouse"

@@ -1,0 +1,350 @@
+"""How long until an analyst gets a first Spark result: hunthub vs. the plain upstream way. See README.md.
+
+(b) kernel start -> first Spark result, on one embedded standalone cluster this script starts:
+    the `hunthub-pyspark` kernel vs. the stock `python3` ipykernel building its own SparkSession.
+(a) login -> notebook usable, in headless Chromium against a real `hunthub up`, one fresh analyst per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from hunthub.hub.config import kernel_environment
+from jupyter_client import KernelManager
+from traitlets.config import Config
+
+from hunthub import catalog, cluster
+from hunthub.data import demo
+from hunthub.processes import Supervisor
+from hunthub.settings import HuntHub
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the shared helpers of the test tiers (tests.harness, ...)
+
+EVENTS = 20_000  # demo table size, as in the test harness's `hunthub up`
+QUERY = 'spark.sql("select count(*) from auth_events").first()[0]'
+PLAIN = (
+    "import findspark; findspark.init(); from pyspark.sql import SparkSession; "
+    "spark = SparkSession.builder.master({master!r}).appName('plain').config('spark.cores.max','1')"
+    ".config('spark.executor.memory','1g').getOrCreate(); "
+    "spark.read.parquet({path!r}).createOrReplaceTempView('auth_events'); " + QUERY.replace('"', "'")
+)
+PASSWORD = "Tr0ub4dor-and-3"
+NOTEBOOK = "00-start-here.ipynb"
+IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+METRICS = {
+    "kernel_spark": "kernel start -> first Spark result",
+    "kernel_trivial": "kernel start -> first trivial cell",
+    "server_ready": "login -> server ready",
+    "notebook_idle": "login -> notebook usable (kernel idle)",
+    "notebook_spark": "login -> first Spark result in notebook",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def wait_until(check, what: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.25)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def apps_finished(master_ui: int, name: str, runs: int) -> None:
+    """Wait until no application is active on the master; check `name` has run on the cluster `runs` times."""
+    state = wait_until(
+        lambda: (s := cluster.master_state(master_ui)) is not None and not s["activeapps"] and s,
+        "the application to leave the master",
+    )
+    ran = sum(a["name"] == name for a in state["completedapps"])
+    if ran < runs:
+        raise RuntimeError(f"application {name!r} ran {ran} times on the cluster, not {runs}")
+
+
+def run_name(i: int, runs: int) -> str:
+    return f"run {i}/{runs}" if i else "warm-up"
+
+
+def record(figures: dict, i: int, times: dict[str, float]) -> None:
+    for key, value in times.items():
+        figures.setdefault(key if i else f"warmup_{key}", []).append(value)
+
+
+# --- (b) kernel start -> first Spark result -------------------------------------------------------
+
+
+def start_cluster(state: Path, sup: Supervisor) -> HuntHub:
+    """Master + worker + demo data, as tests/integration/conftest.py does; sized like an analyst's share."""
+    from tests.harness import free_ports
+
+    master, master_ui, worker_ui = free_ports(3)
+    s = HuntHub(config=Config(HuntHub={
+        "state_dir": str(state), "spark_master_port": master, "spark_master_webui_port": master_ui,
+        "spark_worker_webui_port": worker_ui, "worker_cores": 2, "analyst_cores": 1, "executor_memory": "1g",
+    }))  # fmt: skip
+    state.mkdir(parents=True, exist_ok=True)
+    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
+    cluster.prepare_dirs(s, owner)
+    m = sup.start(cluster.master_service(s, owner))
+    cluster.wait_for(lambda: cluster.master_state(master_ui), "master", 90, m)
+    w = sup.start(cluster.worker_service(s, owner))
+    cluster.wait_for(lambda: cluster.alive_workers(cluster.master_state(master_ui)), "worker", 120, w)
+    warehouse = state / "warehouse"
+    warehouse.mkdir(mode=0o755)
+    demo.ensure(warehouse, Path(s.catalog_path), EVENTS)
+    return s
+
+
+def run_cell(kc, code: str) -> str:
+    """Run `code` in the kernel; its result as text/plain (what the notebook shows as Out[ ])."""
+    out = {}
+
+    def hook(msg):
+        if msg["msg_type"] in ("execute_result", "error"):
+            out[msg["msg_type"]] = msg["content"].get("data", {}).get("text/plain") or msg["content"].get("evalue")
+
+    reply = kc.execute_interactive(code, timeout=300, output_hook=hook)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"{code!r} failed: {out.get('error')}")
+    return out.get("execute_result", "")
+
+
+def time_kernel(env: dict, kernel: str, code: str, expected: int, log_path: Path) -> tuple[float, float]:
+    """Seconds from asking jupyter_client for the kernel to the answer of `1+1`, then of `code`."""
+    km = KernelManager(kernel_name=kernel)
+    t0 = time.perf_counter()
+    with open(log_path, "ab") as out:  # the kernel's (and its JVM's) chatter
+        km.start_kernel(env=env, stdout=out, stderr=out)
+    kc = km.client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        answers = [run_cell(kc, "1+1"), time.perf_counter() - t0, run_cell(kc, code), time.perf_counter() - t0]
+    except BaseException:
+        log(f"--- {kernel} kernel log ---\n" + "\n".join(log_path.read_text(errors="replace").splitlines()[-40:]))
+        raise
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    if answers[0::2] != ["2", str(expected)]:
+        raise RuntimeError(f"{kernel}: expected 2 and {expected}, got {answers[0::2]}")
+    return answers[1], answers[3]
+
+
+def kernel_bench(runs: int, results: dict) -> None:
+    from tests.harness import fresh_state_dir
+
+    state = fresh_state_dir()
+    sup = Supervisor(state / "run")
+    try:
+        log("starting a Spark master + worker ...")
+        s = start_cluster(state, sup)
+        env = {**os.environ, **kernel_environment(s), "JUPYTERHUB_USER": "bench"}
+        env["HUNTHUB_DRIVER_LOG_DIR"] = str(state / "driver-logs")
+        path = catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse)
+        kinds = {
+            "hunthub": ("hunthub-pyspark", QUERY, "bench"),
+            "plain": ("python3", PLAIN.format(master=s.master_url, path=path), "plain"),
+        }
+        for i in range(runs + 1):
+            # round 0 warms up the fresh cluster (its first application is much slower) and is not counted;
+            # then ABBA order, so neither side always runs first
+            for kind in ("hunthub", "plain")[:: 1 if i % 2 else -1]:
+                kernel, code, app = kinds[kind]
+                trivial, spark = time_kernel(env, kernel, code, EVENTS, state / f"{kind}-{i}.log")
+                log(f"  kernel {run_name(i, runs)} {kind:7}: 1+1 {trivial:5.1f} s, Spark result {spark:5.1f} s")
+                record(results.setdefault(kind, {}), i, {"kernel_trivial": trivial, "kernel_spark": spark})
+                apps_finished(s.spark_master_webui_port, app, i + 1)
+    finally:
+        sup.stop_all()
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+# --- (a) login -> notebook usable ---------------------------------------------------------------
+
+
+class Hub:
+    """The hub's front door through `requests`, as the admin: sign analysts up, approve them, stop servers."""
+
+    def __init__(self, base: str):
+        self.base, self.http = base, requests.Session()
+
+    def _xsrf(self, path: str) -> str:
+        r = self.http.get(self.base + path)
+        r.raise_for_status()
+        return re.search(r'name="_xsrf" value="([^"]+)"', r.text).group(1)
+
+    def login(self, user: str, password: str) -> None:
+        form = {"_xsrf": self._xsrf("/hub/login"), "username": user, "password": password}
+        r = self.http.post(self.base + "/hub/login", data=form, allow_redirects=False)  # no spawn for the admin
+        if r.status_code != 302:
+            raise RuntimeError(f"admin login failed: {r.status_code}")
+        self.http.headers["X-XSRFToken"] = self.http.cookies["_xsrf"]
+
+    def signup_and_approve(self, user: str) -> None:
+        with requests.Session() as anon:
+            page = anon.get(self.base + "/hub/signup").text
+            form = {"_xsrf": re.search(r'name="_xsrf" value="([^"]+)"', page).group(1), "username": user,
+                    "signup_password": PASSWORD, "signup_password_confirmation": PASSWORD}  # fmt: skip
+            r = anon.post(self.base + "/hub/signup", data=form)
+            if "sent to the admin" not in r.text:
+                raise RuntimeError(f"sign-up of {user} failed: {r.status_code}")
+        self.http.get(f"{self.base}/hub/authorize/{user}").raise_for_status()
+
+    def stop_server(self, user: str) -> None:
+        self.http.delete(f"{self.base}/hub/api/users/{user}/server").raise_for_status()
+        wait_until(lambda: not self.http.get(f"{self.base}/hub/api/users/{user}").json()["servers"], "server stop")
+
+
+def run_all(page, attempts: int = 3) -> None:
+    """Run > Run All Cells. Right after the kernel turns idle this rarely does nothing (the cells are only
+    cleared), so check that the first code cell started and click again if not, as an analyst would."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    started = page.locator(".jp-CodeCell .jp-InputPrompt").filter(has_text=re.compile(r"\[(\*|\d+)\]")).first
+    for _ in range(attempts):
+        page.get_by_role("menuitem", name="Run").click()
+        page.locator("li[data-command='runmenu:run-all']").click()
+        try:
+            return started.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            log("  Run All did not start the cells; clicking it again")
+    raise RuntimeError(f"Run All did not start the cells after {attempts} clicks")
+
+
+def time_login(page, base: str, user: str) -> dict[str, float]:
+    page.goto(f"{base}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    t0 = time.perf_counter()
+    page.click("#login_submit")
+    # /user/<name>/ is only ever committed once the server is up (before, the hub shows spawn-pending)
+    page.wait_for_url(re.compile(rf".*/user/{user}/.*"), wait_until="commit", timeout=180_000)
+    times = {"server_ready": time.perf_counter() - t0}
+    page.goto(f"{base}/user/{user}/notebooks/{NOTEBOOK}", wait_until="commit")
+    page.locator(IDLE).first.wait_for(timeout=180_000)
+    times["notebook_idle"] = time.perf_counter() - t0
+    run_all(page)
+    page.get_by_text(re.compile(r"auth_events: \d+ events")).wait_for(timeout=300_000)
+    times["notebook_spark"] = time.perf_counter() - t0
+    return times
+
+
+def login_bench(runs: int, results: dict) -> None:
+    from tests.e2e.browser import browser, screenshot
+    from tests.harness import Stack, fresh_state_dir, stack_env
+
+    state = fresh_state_dir()
+    stack = Stack(stack_env(state))
+    users = [f"bench{uuid.uuid4().hex[:6]}" for _ in range(runs + 1)]  # the first one warms up the stack
+    try:
+        log("starting hunthub up ...")
+        stack.wait_up()
+        master_ui = int(stack.env["HUNTHUB_SPARK_MASTER_WEBUI_PORT"])
+        hub = Hub(stack.url)
+        hub.login("admin", stack.admin_password)
+        for user in users:
+            hub.signup_and_approve(user)
+        with browser() as b:
+            for i, user in enumerate(users):
+                ctx = b.new_context()
+                page = ctx.new_page()
+                try:
+                    times = time_login(page, stack.url, user)
+                except Exception:
+                    log(f"  screenshot: {screenshot(page, 'bench-login')}\n{stack.dump_logs()}")
+                    raise
+                finally:
+                    ctx.close()
+                log(f"  login {run_name(i, runs)}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
+                record(results.setdefault("hunthub", {}), i, times)
+                hub.stop_server(user)
+                apps_finished(master_ui, user, 1)
+    finally:
+        stack.stop()
+        shutil.rmtree(state.parent, ignore_errors=True)
+        if os.geteuid() == 0:  # the spawner made a system account per analyst
+            for user in users:
+                subprocess.run(["userdel", f"hunt-{user}"], capture_output=True)
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def cell(stats: dict | None) -> str:
+    return f"{stats['median']:.1f} s [{stats['min']:.1f}-{stats['max']:.1f}]" if stats else "-"
+
+
+def git_state() -> dict:
+    """The code measured: the commit and what differs from it (the working tree may hold uncommitted work)."""
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    status = subprocess.run([*git, "status", "--short", "--untracked-files=no"], capture_output=True, text=True)
+    return {"commit": commit, "modified": status.stdout.split("\n")[:-1]}
+
+
+def report(results: dict, args, elapsed: float, complete: bool) -> None:
+    figures = {kind: {m: summary(v) for m, v in ms.items()} for kind, ms in results.items()}
+    print(f"\n{'metric':<40}{'hunthub (median [min-max])':<29}{'plain (median [min-max])':<27}ratio")
+    for key, label in METRICS.items():
+        h, p = (figures.get(kind, {}).get(key) for kind in ("hunthub", "plain"))
+        if h or p:
+            ratio = f"{p['median'] / h['median']:.2f}" if h and p else "-"
+            print(f"{label:<40}{cell(h):<29}{cell(p):<27}{ratio}")
+    git = git_state()
+    print(f"\n{args.runs} runs each; total {elapsed / 60:.1f} min" + ("" if complete else " (INCOMPLETE)"))
+    print(f"code: {git['commit']}" + (f" + {len(git['modified'])} modified files" if git["modified"] else ""))
+    out = Path(__file__).parent / "results" / f"startup-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)
+    doc = {"complete": complete, "runs": args.runs, "only": args.only, "seconds_total": elapsed,
+           "cores": os.cpu_count(), "git": git, "metrics": METRICS, "figures": figures}  # fmt: skip
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"figures written to {out.relative_to(ROOT)}")
+
+
+def _terminate(*_):
+    raise KeyboardInterrupt  # so every `finally` cleans up on SIGTERM as on Ctrl-C
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default 5)")
+    parser.add_argument("--only", choices=["kernel", "login"], help="only one of the two benchmarks")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _terminate)
+    results: dict = {}
+    t0, complete = time.monotonic(), False
+    try:
+        if args.only in (None, "kernel"):
+            kernel_bench(args.runs, results)
+        if args.only in (None, "login"):
+            login_bench(args.runs, results)
+        complete = True
+    finally:
+        if results:
+            report(results, args, time.monotonic() - t0, complete)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""A pre-started Spark driver that a kernel adopts, so the analyst's first query does not wait for one.
+
+Starting a driver (JVM, SparkContext, executors, catalog, first-query code paths) takes 10-25 s on small
+machines. The analyst's notebook server keeps one such driver ready (see warm_pool.py); a starting kernel
+claims it and wraps its existing JVM SparkContext, which takes well under a second.
+
+Protocol, in a 0700 directory under the Jupyter runtime dir:
+- the driver host writes `<host pid>.ready.json` (0600: py4j port and secret, session info) once warmed up;
+- a kernel claims it by renaming it to `<host pid>.claimed-<kernel pid>.json` (atomic: one kernel wins);
+- the host then lives exactly as long as that kernel; when the kernel is gone it stops the SparkContext and
+  exits, and its JVM (whose stdin is the host's pipe) exits with it. Unclaimed, it exits after a TTL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from hunthub.kernels import session
+
+POLL = 0.25
+
+
+def pool_dir() -> Path:
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    d = Path(os.environ.get("HUNTHUB_WARM_DRIVER_DIR") or Path(jupyter_runtime_dir()) / "hunthub-drivers")
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return d
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _write_private(path: Path, doc: dict) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
+    with os.fdopen(fd, "w") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+
+
+# --- kernel side --------------------------------------------------------------------------------------
+
+
+def adopt(env=os.environ, directory: Path | None = None):
+    """Claim a ready driver and attach to it: (SparkSession, SessionInfo), or None when none is ready."""
+    directory = directory or pool_dir()
+    me = os.getpid()
+    wanted = session.fingerprint(env)
+    for ready in sorted(directory.glob("*.ready.json")):
+        try:
+            doc = json.loads(ready.read_text())
+        except (OSError, ValueError):
+            continue
+        if doc.get("fingerprint") != wanted or _start_time(doc["host_pid"]) != doc["host_start"]:
+            continue
+        claimed = ready.with_name(f"{doc['host_pid']}.claimed-{me}.json")
+        try:
+            os.rename(ready, claimed)
+        except FileNotFoundError:
+            continue  # another kernel was faster
+        return _attach(doc, env)
+    return None
+
+
+def _attach(doc: dict, env):
+    from pyspark import SparkContext
+    from pyspark.java_gateway import launch_gateway
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_GATEWAY_PORT"] = str(doc["port"])
+    os.environ["PYSPARK_GATEWAY_SECRET"] = doc["secret"]
+    try:
+        gateway = launch_gateway()
+    finally:
+        # processes the analyst starts from the notebook must not inherit the driver's key
+        del os.environ["PYSPARK_GATEWAY_PORT"], os.environ["PYSPARK_GATEWAY_SECRET"]
+    jvm = gateway.jvm
+    jsc = jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(
+        jvm.org.apache.spark.SparkContext.getOrCreate()
+    )
+    sc = SparkContext(gateway=gateway, jsc=jsc)
+    spark = SparkSession(sc)  # the JVM's default session, with the catalog's views already registered
+    info = session.SessionInfo(**doc["info"])
+    if _catalog_mtime(env) != doc.get("catalog_mtime"):
+        info.tables, info.problems = session.register_catalog(spark, env)
+    return spark, info
+
+
+def _catalog_mtime(env) -> float | None:
+    try:
+        return Path(env["HUNTHUB_CATALOG"]).stat().st_mtime
+    except (KeyError, OSError):
+        return None
+
+
+# --- host side ----------------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def host(directory: Path, ttl: float) -> int:
+    """Start and warm a driver, offer it, then serve the kernel that claims it until that kernel is gone."""
+    _die_with_parent()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    me = os.getpid()
+    catalog_mtime = _catalog_mtime(os.environ)
+    try:
+        spark, info = session.start()
+    except session.SparkUnavailableError as e:
+        print(f"warm driver not started: {e}", file=sys.stderr)
+        return 2
+    session.warm_up(spark, info.tables)
+    params = spark.sparkContext._gateway.java_parameters
+    ready = directory / f"{me}.ready.json"
+    _write_private(
+        ready,
+        {
+            "host_pid": me,
+            "host_start": _start_time(me),
+            "app_id": spark.sparkContext.applicationId,
+            "port": params.port,
+            "secret": params.auth_token,
+            "fingerprint": session.fingerprint(),
+            "catalog_mtime": catalog_mtime,
+            "info": asdict(info),
+        },
+    )
+    deadline = time.monotonic() + ttl
+    kernel = None
+    try:
+        while kernel is None:
+            claims = list(directory.glob(f"{me}.claimed-*.json"))
+            if claims:
+                kernel = int(claims[0].name.rsplit("-", 1)[1].split(".")[0])
+                kernel_start = _start_time(kernel)
+                break
+            if time.monotonic() > deadline:
+                return 0  # nobody came: give the cluster its cores back
+            time.sleep(POLL)
+        while kernel_start is not None and _start_time(kernel) == kernel_start:
+            time.sleep(POLL * 4)
+        return 0
+    finally:
+        for leftover in (ready, *directory.glob(f"{me}.claimed-*.json")):
+            leftover.unlink(missing_ok=True)
+        try:
+            spark.stop()
+        except Exception:  # noqa: BLE001, S110 - the JVM exits with us anyway
+            pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=None, help="pool directory (default: Jupyter runtime dir)")
+    parser.add_argument("--ttl", type=float, default=3600, help="seconds to wait for a kernel before exiting")
+    args = parser.parse_args(argv)
+    return host(args.dir or pool_dir(), args.ttl)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

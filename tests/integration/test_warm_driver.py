@@ -1,0 +1,99 @@
+"""A pre-started driver adopted by the PySpark kernel, against the real standalone cluster."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hunthub.processes import alive, descendants_of
+from tests.integration.kernel_client import Kernel
+
+pytestmark = pytest.mark.integration
+
+
+def start_host(env, directory, ttl=300):
+    log = open(directory / "host.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hunthub.kernels.warm_driver", "--dir", str(directory), "--ttl", str(ttl)],
+        env=env, stdout=log, stderr=log, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready = list(directory.glob("*.ready.json"))
+        if ready:
+            return proc, ready[0]
+        assert proc.poll() is None, (directory / "host.log").read_text()[-3000:]
+        time.sleep(0.5)
+    proc.kill()
+    raise AssertionError("no warm driver within 120 s:\n" + (directory / "host.log").read_text()[-3000:])
+
+
+def app_names(spark_cluster):
+    return [a["name"] for a in spark_cluster.master_state()["activeapps"]]
+
+
+def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir(mode=0o700)
+    env = spark_cluster.kernel_env(user="warm1", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    host, ready = start_host(env, pool)
+    offer = json.loads(ready.read_text())
+    assert ready.stat().st_mode & 0o777 == 0o600  # it holds the key to the driver JVM
+    assert "warm1" in app_names(spark_cluster)
+
+    kernel = Kernel(env)
+    try:
+        result = kernel.run("spark.sql('select count(*) from auth_events').first()[0], sc.applicationId")
+        assert result.status == "ok", result.error
+        count, app_id = eval(result.text.strip().splitlines()[-1])  # noqa: S307 - our own kernel's repr
+        assert app_id == offer["app_id"]  # the kernel runs in the warm driver, not a new one
+        assert count == 5000
+        assert list(pool.glob(f"{host.pid}.claimed-*.json"))
+        # Python shipped to executors, accumulators and SQL UDFs work through the adopted context
+        lam = kernel.run(
+            "acc = sc.accumulator(0)\nsc.parallelize(range(5), 2).foreach(lambda x: acc.add(x))\n"
+            "from pyspark.sql.functions import udf\n"
+            "(acc.value, spark.range(3).select(udf(lambda x: x * 10, 'long')('id')).collect()[2][0])"
+        )
+        assert lam.text.strip().endswith("(10, 20)"), lam.text + str(lam.error)
+        family = [host.pid, *descendants_of(host.pid)]
+    finally:
+        kernel.shutdown()
+    host.wait(timeout=60)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(alive(p) for p in family):
+        time.sleep(0.5)
+    assert not [p for p in family if alive(p)]
+    assert "warm1" not in app_names(spark_cluster)
+    assert not list(pool.glob("*.json"))
+
+
+def test_unclaimed_driver_gives_back_its_cores_after_ttl(spark_cluster, tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir(mode=0o700)
+    env = spark_cluster.kernel_env(user="warm2", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    host, _ = start_host(env, pool, ttl=3)
+    assert host.wait(timeout=60) == 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "warm2" in app_names(spark_cluster):
+        time.sleep(0.5)
+    assert "warm2" not in app_names(spark_cluster)
+
+
+def test_kernel_ignores_a_driver_started_for_another_user(spark_cluster, tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir(mode=0o700)
+    host, ready = start_host(spark_cluster.kernel_env(user="warm3", HUNTHUB_WARM_DRIVER_DIR=str(pool)), pool)
+    kernel = Kernel(spark_cluster.kernel_env(user="warm4", HUNTHUB_WARM_DRIVER_DIR=str(pool)))
+    try:
+        result = kernel.run("sc.appName")
+        assert result.text.strip().endswith("'warm4'")
+        assert ready.exists()  # still on offer
+    finally:
+        kernel.shutdown()
+        host.terminate()
+        host.wait(timeout=60)
