@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
 class CatalogError(ValueError):
@@ -52,12 +52,16 @@ def load(path: str | os.PathLike) -> dict[str, Table]:
             raise TypeError("'tables' must be an object")
         tables = {}
         for name, entry in entries.items():
-            if not TABLE_NAME.match(name):
+            if not TABLE_NAME.fullmatch(name):
                 raise CatalogError(f"{p}: table name {name!r} is not a valid SQL identifier")
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise CatalogError(f"{p}: table {name}: every field must be a string")
             tables[name] = Table(name=name, **entry)
         return tables
     except CatalogError:
         raise
+    except OSError as e:
+        raise CatalogError(f"The dataset catalog {p} cannot be read ({e.strerror}).") from e
     except (ValueError, KeyError, TypeError) as e:
         raise CatalogError(f"The dataset catalog {p} is malformed ({e}); fix or remove it.") from e
 
@@ -79,7 +83,7 @@ def save(path: str | os.PathLike, tables: dict[str, Table]) -> None:
 
 
 def register(path: str | os.PathLike, table: Table) -> None:
-    if not TABLE_NAME.match(table.name):
+    if not TABLE_NAME.fullmatch(table.name):
         raise CatalogError(f"table name {table.name!r} is not a valid SQL identifier")
     tables = load(path)
     tables[table.name] = table

@@ -211,24 +211,31 @@ def master_endpoints(master: str) -> list[tuple[str, int]]:
         return []
     endpoints = []
     for part in master[len("spark://") :].split(","):
-        host, _, port = part.rpartition(":")
+        host, sep, port = part.rpartition(":")
+        if not sep or "]" in port:  # no port given (an IPv6 address has colons of its own)
+            host, port = part, ""
+        if not port.isdigit() and port:
+            raise ValueError(f"bad port {port!r} in Spark master URL {master!r}")
         endpoints.append((host.strip("[]"), int(port or 7077)))
     return endpoints
 
 
-def master_problem(master: str, timeout: float = 3.0) -> str | None:
+def master_problem(master: str, timeout: float = 3.0, env=os.environ) -> str | None:
     """None if the cluster manager behind `master` answers; otherwise a sentence saying what is wrong."""
     if master.startswith("local"):
         return None
     if master == "yarn":
-        conf_dirs = [os.environ.get(v) for v in ("YARN_CONF_DIR", "HADOOP_CONF_DIR")]
+        conf_dirs = [env.get(v) for v in ("YARN_CONF_DIR", "HADOOP_CONF_DIR")]
         if not any(d and Path(d, "yarn-site.xml").is_file() for d in conf_dirs):
             return (
                 "master is `yarn` but neither YARN_CONF_DIR nor HADOOP_CONF_DIR points at a directory with "
                 "yarn-site.xml, so Spark cannot find the ResourceManager"
             )
         return None
-    endpoints = master_endpoints(master)
+    try:
+        endpoints = master_endpoints(master)
+    except ValueError as e:
+        return str(e)
     if not endpoints:
         return f"unsupported master URL {master!r} (use spark://host:port or yarn)"
     reasons = []

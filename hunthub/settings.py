@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from traitlets import Bool, Dict, Integer, Unicode, default, validate
+from traitlets import Bool, Dict, Integer, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
@@ -62,7 +62,8 @@ class HuntHub(Configurable):
     @default("state_dir")
     def _default_state_dir(self):
         if _env("STATE_DIR"):
-            return _env("STATE_DIR")
+            # a relative path would mean something else to the hub, which runs in another directory
+            return str(Path(_env("STATE_DIR")).expanduser().absolute())
         if os.geteuid() == 0:
             return "/var/lib/hunthub"
         return str(Path.home() / ".local" / "state" / "hunthub")
@@ -130,7 +131,10 @@ class HuntHub(Configurable):
 
     @validate("username_pattern")
     def _compilable(self, proposal):
-        re.compile(proposal["value"])
+        try:
+            re.compile(proposal["value"])
+        except re.error as e:
+            raise TraitError(f"HuntHub.username_pattern {proposal['value']!r} is not a valid regular expression: {e}") from e
         return proposal["value"]
 
     # --- Spark -----------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def _alive_workers(webui: str) -> int | None:
 def preflight(env=os.environ) -> None:
     """Fail in seconds, with a clear message, where Spark itself would hang or retry for minutes."""
     master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
-    problem = master_problem(master)
+    problem = master_problem(master, env=env)
     if problem:
         raise SparkUnavailableError(
             f"Spark is not available: {problem}.\n"
@@ -115,15 +115,16 @@ def register_catalog(spark, env=os.environ) -> tuple[list[str], list[str]]:
         return [], [str(e)]
     registered, problems = [], []
     for name, table in sorted(tables.items()):
+        location = table.location(warehouse)
         try:
             reader = spark.read.format(table.format)
             if table.schema:
                 reader = reader.schema(table.schema)
-            reader.load(table.location(warehouse)).createOrReplaceTempView(name)
+            reader.load(location).createOrReplaceTempView(name)
             registered.append(name)
         except Exception as e:  # noqa: BLE001 - report per table, keep the session usable
             first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            problems.append(f"table {name} ({table.location(warehouse)}): {first_line}")
+            problems.append(f"table {name} ({location}): {first_line}")
     return registered, problems
 
 

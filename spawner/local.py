@@ -9,17 +9,15 @@ Run as a normal user, all analysts share that one account: fine for a demo on a 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import pwd
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+from hunthub.spawner.seed import seed
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Unicode, default
-
-SEEDED_RECORD = ".hunthub/seeded.json"
 
 
 class HuntHubLocalSpawner(LocalProcessSpawner):
@@ -68,37 +66,30 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         return pwd.getpwnam(name)
 
     def prepare_home(self) -> None:
-        """Create the home and deliver bundled notebooks the analyst has not had yet; never overwrite."""
+        """Create the private home; deliver bundled notebooks as the analyst (see hunthub.spawner.seed)."""
         root = Path(self.home_root)
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o711)
-        account = self._ensure_system_user() if self.create_system_users else None
         home = self.home_dir
+        if home.is_symlink():
+            raise RuntimeError(f"{home} is a symlink; refusing to use it as {self.user.name}'s home")
         home.mkdir(exist_ok=True)
+        source = Path(self.notebooks_source) if self.notebooks_source else Path("/nonexistent")
+        if not self.create_system_users:
+            home.chmod(0o700)
+            seed(source, home)
+            return
+        account = self._ensure_system_user()
+        os.chown(home, account.pw_uid, account.pw_gid)
         home.chmod(0o700)
-        record_path = home / SEEDED_RECORD
-        try:
-            delivered = set(json.loads(record_path.read_text()))
-        except (OSError, ValueError):
-            delivered = set()
-        source = Path(self.notebooks_source) if self.notebooks_source else None
-        fresh = []
-        if source and source.is_dir():
-            for nb in sorted(source.rglob("*.ipynb")):
-                rel = nb.relative_to(source).as_posix()
-                target = home / rel
-                if rel in delivered:
-                    continue
-                if not target.exists():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(nb, target)
-                    fresh.append(target)
-                delivered.add(rel)
-        record_path.parent.mkdir(exist_ok=True)
-        record_path.write_text(json.dumps(sorted(delivered)))
-        if account is not None:
-            for p in [home, record_path.parent, record_path, *fresh, *{f.parent for f in fresh}]:
-                os.chown(p, account.pw_uid, account.pw_gid)
+        result = subprocess.run(
+            [sys.executable, "-m", "hunthub.spawner.seed", str(source), str(home)],
+            preexec_fn=set_user_setuid(account.pw_name),  # noqa: PLW1509 - single-threaded child, as Popen docs ask
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"could not deliver notebooks to {home}: {result.stderr.strip()[-500:]}")
 
     def make_preexec_fn(self, name):
         if self.create_system_users:

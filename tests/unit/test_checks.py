@@ -137,12 +137,6 @@ def test_master_endpoints_of_a_standby_setup():
     assert checks.master_endpoints("yarn") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="bug: master_endpoints' rpartition(':') puts the host into `port` when there is no port, so "
-    "int('spark-master') raises instead of the intended default 7077",
-)
 def test_master_url_without_port_defaults_to_7077():
     # `hunthub doctor` and the kernel preflight would otherwise show a ValueError traceback
     assert checks.master_endpoints("spark://spark-master") == [("spark-master", 7077)]

@@ -141,11 +141,6 @@ def test_ensure_keeps_other_catalog_tables(tmp_path):
     assert catalog.load(catalog_path)["dns"] == dns
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ensure() only looks for warehouse/auth_events, so an admin's own auth_events table registered at "
-    "another location is replaced by the demo data on every `hunthub up`",
-)
 def test_ensure_does_not_replace_an_admins_own_auth_events_table(tmp_path):
     warehouse, catalog_path = tmp_path / "warehouse", tmp_path / "catalog.json"
     warehouse.mkdir()

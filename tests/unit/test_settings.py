@@ -85,11 +85,14 @@ def test_worker_ui_port_follows_master_ui_port(settings):
     assert settings(spark_master_webui_port=8190).spark_worker_webui_port == 8191
 
 
-def test_one_analyst_gets_half_the_worker_cores_by_default(settings):
-    assert settings(worker_cores=8).analyst_cores == 4
+def test_one_analyst_gets_half_the_machines_cores_and_the_worker_offers_twice_them(settings, monkeypatch):
+    monkeypatch.setattr(hsettings, "machine_cores", lambda: 8)
+    assert settings().analyst_cores == 4
+    assert settings().worker_cores == 16  # slack for idle interactive sessions and warm drivers
+    monkeypatch.setattr(hsettings, "machine_cores", lambda: 1)
     # never zero: a session without cores would wait forever
-    assert settings(worker_cores=1).analyst_cores == 1
-    assert settings(worker_cores=8, analyst_cores=6).analyst_cores == 6
+    assert settings().analyst_cores == 1
+    assert settings(analyst_cores=6).analyst_cores == 6
 
 
 def test_default_warehouse_is_a_file_uri_under_the_state_dir(tmp_path):
@@ -111,11 +114,6 @@ def test_relative_state_dir_in_config_becomes_absolute(monkeypatch, tmp_path):
     assert Path(s.state_dir) == tmp_path / "state"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: @validate('state_dir') does not run on the env-derived default, so `hunthub up --state-dir .state` "
-    "keeps a relative path (the hub, started with another cwd, looks elsewhere) and `warehouse` raises ValueError",
-)
 def test_relative_state_dir_from_environment_becomes_absolute(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUNTHUB_STATE_DIR", "state")

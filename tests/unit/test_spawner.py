@@ -3,13 +3,25 @@
 import json
 import os
 import pwd
+import shutil
 import stat
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from hunthub.spawner.local import HuntHubLocalSpawner
 
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.fixture
+def tmp_path():
+    # pytest's own tmp dirs are 0700 under root: the analyst's account (root tests below) could not pass through
+    base = Path(tempfile.mkdtemp(prefix="hunthub-unit-"))
+    base.chmod(0o711)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -118,10 +130,6 @@ def test_delivered_notebooks_belong_to_the_analyst(root_spawner, home, analyst_a
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: only the immediate parent of a delivered notebook is chowned; deeper folders stay root's",
-)
 def test_nested_notebook_folders_belong_to_the_analyst(root_spawner, home, bundled, analyst_account):
     (bundled / "hunts" / "advanced").mkdir()
     (bundled / "hunts" / "advanced" / "kerberoasting.ipynb").write_text(NOTEBOOK)
@@ -131,11 +139,6 @@ def test_nested_notebook_folders_belong_to_the_analyst(root_spawner, home, bundl
 
 
 @needs_root
-@pytest.mark.xfail(
-    strict=True,
-    reason="SECURITY bug: prepare_home runs as root and follows symlinks the analyst planted in their home "
-    "(write_text and chown of .hunthub/seeded.json), so an analyst can overwrite and take over any file",
-)
 def test_prepare_home_does_not_follow_an_analysts_symlink(root_spawner, home, tmp_path):
     root_spawner.prepare_home()
     victim = tmp_path / "root-only"
