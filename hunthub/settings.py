@@ -134,7 +134,8 @@ class HuntHub(Configurable):
         try:
             re.compile(proposal["value"])
         except re.error as e:
-            raise TraitError(f"HuntHub.username_pattern {proposal['value']!r} is not a valid regular expression: {e}") from e
+            pattern = proposal["value"]
+            raise TraitError(f"HuntHub.username_pattern {pattern!r} is not a valid regular expression: {e}") from e
         return proposal["value"]
 
     # --- Spark -----------------------------------------------------------------------------------
