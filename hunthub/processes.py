@@ -222,6 +222,17 @@ class Supervisor:
             self.services.append(service)
         return service
 
+    def reap_orphans(self) -> None:
+        """Collect exited processes re-parented to us (we are their subreaper); our services' own exit codes
+        are left for their Popen objects to collect."""
+        ours = {s.proc.pid for s in self.services if s.proc is not None}
+        for pid in children_of(os.getpid()):
+            if pid not in ours:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
     def exited(self) -> list[Service]:
         """Services whose process has ended."""
         return [s for s in self.services if s.proc is not None and s.proc.poll() is not None]

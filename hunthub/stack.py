@@ -225,6 +225,7 @@ def supervise(sup: Supervisor) -> int:
     try:
         while not stop:
             time.sleep(0.5)
+            sup.reap_orphans()
             for service in sup.exited():
                 code = service.proc.returncode
                 now = time.monotonic()
