@@ -128,7 +128,11 @@ class Stack:
 
     def dump_logs(self) -> str:
         parts = [f"--- hunthub up output ---\n{self.output}"]
-        logs = [*(self.state_dir / "logs").glob("*.log"), *(self.state_dir / "homes").glob("*/.hunthub/logs/*.log")]
+        logs = [
+            *(self.state_dir / "logs").glob("*.log"),
+            *(self.state_dir / "homes").glob("*/.hunthub/logs/*.log"),
+            *(self.state_dir / "spark" / "work").glob("app-*/*/stderr"),
+        ]
         for log in sorted(logs):
             text = log.read_text(errors="replace").splitlines()[-60:]
             parts.append(f"--- {log.relative_to(self.state_dir)} (last 60 lines) ---\n" + "\n".join(text))

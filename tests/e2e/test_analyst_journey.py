@@ -43,11 +43,20 @@ def expected_auth_events(stack) -> int:
 
 
 def run_all_cells(page):
+    """Run All, once the front end really has the kernel: a Run All issued while the notebook is still
+    connecting to its kernel is dropped by JupyterLab without a word, so retry until the first cell runs."""
     page.locator(".jp-Notebook").wait_for()
-    # wait for the kernel to be connected before running
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=120_000)
-    page.get_by_role("menuitem", name="Run").click()
-    page.locator("li[data-command='runmenu:run-all']").click()
+    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    for _ in range(12):
+        page.get_by_role("menuitem", name="Run").click()
+        page.locator("li[data-command='runmenu:run-all']").click()
+        try:
+            expect(first_prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
+            return
+        except AssertionError:
+            page.keyboard.press("Escape")  # close whatever menu is still open
+            continue
+    raise AssertionError("Run All never started the first cell")
 
 
 def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
