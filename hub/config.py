@@ -79,6 +79,8 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "HUNTHUB_SPARK_CONF": json.dumps(conf, sort_keys=True),
         "HUNTHUB_WAREHOUSE": s.warehouse,
         "HUNTHUB_CATALOG": s.catalog_path,
+        "HUNTHUB_WARM_DRIVER": "1" if s.warm_driver else "0",
+        "HUNTHUB_WARM_DRIVER_TTL": str(s.warm_driver_ttl),
         "SPARK_HOME": str(paths.spark_home()),
         # the same Python on the driver and on the executors
         "PYSPARK_PYTHON": sys.executable,

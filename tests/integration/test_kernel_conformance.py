@@ -1,0 +1,60 @@
+"""The PySpark (hunthub) kernel passes the Jupyter project's own kernel conformance suite."""
+
+from __future__ import annotations
+
+import os
+import unittest
+
+import jupyter_kernel_test
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
+    kernel_name = "hunthub-pyspark"
+    language_name = "python"
+    file_extension = ".py"
+
+    code_hello_world = "print('hello, world')"
+    code_stderr = "import sys; print('oops', file=sys.stderr)"
+    completion_samples = [{"text": "zi", "matches": {"zip"}}]
+    complete_code_samples = ["1", "print('hello, world')", "def f(x):\n  return x*2\n\n\n"]
+    incomplete_code_samples = ["print('''hello", "def f(x):\n  x*2"]
+    invalid_code_samples = ["import = 7q"]
+    code_page_something = "zip?"
+    code_generate_error = "raise ValueError('boom')"
+    code_execute_result = [{"code": "6*7", "result": "42"}]
+    code_display_data = [
+        {"code": "from IPython.display import HTML, display; display(HTML('<b>test</b>'))", "mime": "text/html"}
+    ]
+    code_history_pattern = "6*7"
+    supported_history_operations = ("tail", "search")
+    code_inspect_sample = "zip"
+    code_clear_output = "from IPython.display import clear_output; clear_output()"
+
+    @classmethod
+    def setUpClass(cls):
+        # The protocol is what is under test: a local driver is enough (and no warm driver is adopted).
+        cls._saved = {k: os.environ.get(k) for k in ("HUNTHUB_SPARK_MASTER", "HUNTHUB_WARM_DRIVER")}
+        os.environ.update(HUNTHUB_SPARK_MASTER="local[1]", HUNTHUB_WARM_DRIVER="0")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        for k, v in cls._saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def test_spark_is_attached(self):
+        self.flush_channels()
+        reply, outputs = self.execute_helper(code="spark.range(3).count()", timeout=180)
+        assert reply["content"]["status"] == "ok"
+        assert any(o["content"].get("data", {}).get("text/plain") == "3" for o in outputs)
+
+
+if __name__ == "__main__":
+    unittest.main()
