@@ -21,12 +21,12 @@ import uuid
 from pathlib import Path
 
 import requests
-from hunthub.hub.config import kernel_environment
 from jupyter_client import KernelManager
 from traitlets.config import Config
 
 from hunthub import catalog, cluster
 from hunthub.data import demo
+from hunthub.hub.config import kernel_environment
 from hunthub.processes import Supervisor
 from hunthub.settings import HuntHub
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import bcrypt
-from hunthub.hub.usernames import username_problem
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import SignUpHandler
 from nativeauthenticator.orm import UserInfo
 from traitlets import Unicode
+
+from hunthub.hub.usernames import username_problem
 
 
 class HuntHubSignUpHandler(SignUpHandler):

@@ -11,12 +11,12 @@ import html
 import os
 import threading
 
-from hunthub.kernels import session, warm_driver
-from hunthub.kernels.session import SparkUnavailableError
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
+from hunthub.kernels import session, warm_driver
+from hunthub.kernels.session import SparkUnavailableError
 
 
 def _render(exc: SparkUnavailableError) -> list[str]:

@@ -16,8 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from hunthub.kernels import warm_driver
 from tornado.ioloop import PeriodicCallback
+
+from hunthub.kernels import warm_driver
 
 CHECK_EVERY_MS = 3000
 MAX_BACKOFF = 600

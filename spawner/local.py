@@ -15,9 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hunthub.spawner.seed import seed
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Unicode, default
+
+from hunthub.spawner.seed import seed
 
 
 class HuntHubLocalSpawner(LocalProcessSpawner):

@@ -6,14 +6,14 @@ import stat
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from hunthub.hub import config as hubconfig
-from hunthub.hub.auth import HuntHubNativeAuthenticator
-from hunthub.kernels import session
-from hunthub.spawner.local import HuntHubLocalSpawner
 from sqlalchemy.engine import make_url
 from traitlets.config import Config, PyFileConfigLoader
 
 from hunthub import paths
+from hunthub.hub import config as hubconfig
+from hunthub.hub.auth import HuntHubNativeAuthenticator
+from hunthub.kernels import session
+from hunthub.spawner.local import HuntHubLocalSpawner
 
 # --- authenticator ---------------------------------------------------------------------------------------
 
@@ -221,3 +221,12 @@ def test_shipped_jupyterhub_config_applies_hunthub_settings(monkeypatch, state_d
     assert c.JupyterHub.bind_url == "http://127.0.0.1:9300/"
     assert c.JupyterHub.authenticator_class == "hunthub-native"
     assert Path(make_url(c.JupyterHub.db_url).database).is_relative_to(state_dir)
+
+
+def test_warm_driver_is_on_by_default_and_can_be_turned_off(settings):
+    env = hubconfig.kernel_environment(settings())
+    assert env["HUNTHUB_WARM_DRIVER"] == "1"
+    assert env["HUNTHUB_WARM_DRIVER_TTL"] == "3600"
+    off = hubconfig.kernel_environment(settings(warm_driver=False, warm_driver_ttl=60))
+    assert off["HUNTHUB_WARM_DRIVER"] == "0"
+    assert off["HUNTHUB_WARM_DRIVER_TTL"] == "60"

@@ -7,6 +7,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
 from hunthub.kernels import session
 from hunthub.kernels.session import SparkUnavailableError
 

@@ -3,8 +3,8 @@
 import re
 
 import pytest
-from hunthub.hub.usernames import username_problem
 
+from hunthub.hub.usernames import username_problem
 from hunthub.settings import DEFAULT_USERNAME_PATTERN
 
 
