@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -110,13 +111,21 @@ def ensure_demo_data(s: HuntHub) -> None:
         return
     warehouse = Path(s.warehouse[len("file://") :])
 
+    tty = sys.stdout.isatty()
+    shown = []
+
     def progress(done: int, total: int) -> None:
         bar = "#" * (30 * done // total)
-        print(f"\r      auth_events [{bar:<30}] {done:,}/{total:,} events", end="", flush=True)
+        line = f"      auth_events [{bar:<30}] {done:,}/{total:,} events"
+        if tty:
+            print("\r" + line, end="", flush=True)
+        elif done == total or done * 4 // total > len(shown):  # a log gets a line per quarter, not a spinner
+            shown.append(done)
+            say(line)
 
     say(f"[3/4] demo data in {s.warehouse}:")
     if demo.ensure(warehouse, Path(s.catalog_path), s.demo_data_events, progress):
-        say("\n      written; catalog " + s.catalog_path)
+        say(("\n" if tty else "") + "      written; catalog " + s.catalog_path)
     else:
         say("      already there (table auth_events)")
 
