@@ -291,14 +291,14 @@ def cell(stats: dict | None) -> str:
 
 
 def git_state() -> dict:
-    """The code measured: the commit and what differs from it (the working tree may hold uncommitted work)."""
+    """The code measured (at the start): the commit and the files that differ from it."""
     git = ["git", "-C", str(ROOT)]
     commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     status = subprocess.run([*git, "status", "--short", "--untracked-files=no"], capture_output=True, text=True)
     return {"commit": commit, "modified": status.stdout.split("\n")[:-1]}
 
 
-def report(results: dict, args, elapsed: float, complete: bool) -> None:
+def report(results: dict, args, elapsed: float, complete: bool, git: dict) -> None:
     figures = {kind: {m: summary(v) for m, v in ms.items()} for kind, ms in results.items()}
     print(f"\n{'metric':<40}{'hunthub (median [min-max])':<29}{'plain (median [min-max])':<27}ratio")
     for key, label in METRICS.items():
@@ -306,7 +306,6 @@ def report(results: dict, args, elapsed: float, complete: bool) -> None:
         if h or p:
             ratio = f"{p['median'] / h['median']:.2f}" if h and p else "-"
             print(f"{label:<40}{cell(h):<29}{cell(p):<27}{ratio}")
-    git = git_state()
     print(f"\n{args.runs} runs each; total {elapsed / 60:.1f} min" + ("" if complete else " (INCOMPLETE)"))
     print(f"code: {git['commit']}" + (f" + {len(git['modified'])} modified files" if git["modified"] else ""))
     out = Path(__file__).parent / "results" / f"startup-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -328,7 +327,7 @@ def main() -> int:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _terminate)
     results: dict = {}
-    t0, complete = time.monotonic(), False
+    t0, complete, git = time.monotonic(), False, git_state()
     try:
         if args.only in (None, "kernel"):
             kernel_bench(args.runs, results)
@@ -337,7 +336,7 @@ def main() -> int:
         complete = True
     finally:
         if results:
-            report(results, args, time.monotonic() - t0, complete)
+            report(results, args, time.monotonic() - t0, complete, git)
     return 0
 
 

@@ -36,6 +36,7 @@ class SessionStarter(threading.Thread):
         self.info: session.SessionInfo | None = None
         self.error: SparkUnavailableError | None = None
         self.ready = threading.Event()
+        self.in_use = threading.Event()  # the analyst has started using Spark: stop warming up
 
     def run(self):
         adopted = None
@@ -52,7 +53,7 @@ class SessionStarter(threading.Thread):
         finally:
             self.ready.set()
         if self.spark is not None and not adopted:
-            session.warm_up(self.spark, self.info.tables)
+            session.warm_up(self.spark, self.info.tables, keep_going=lambda: not self.in_use.is_set())
 
     def result(self):
         self.ready.wait()
@@ -70,6 +71,7 @@ class _Pending:
 
     def _target(self):
         kernel = object.__getattribute__(self, "_kernel")
+        kernel.starter.in_use.set()
         spark = kernel.starter.result()
         kernel.attach()
         return spark if object.__getattribute__(self, "_name") == "spark" else spark.sparkContext
@@ -102,6 +104,7 @@ class HuntHubPySparkKernel(IPythonKernel):
 
     def _pre_run_cell(self, info):
         if self.starter.ready.is_set():
+            self.starter.in_use.set()
             self.attach()
 
     def _post_run_cell(self, result):

@@ -184,16 +184,22 @@ def start(env=os.environ):
     return spark, info
 
 
-def warm_up(spark, tables: list[str]) -> None:
+def warm_up(spark, tables: list[str], keep_going=lambda: True) -> None:
     """Run the code paths an analyst's first query takes (executor launch, Python worker, Catalyst, Parquet
-    reader), so that query does not pay for them. Failures are ignored: real problems show in real cells."""
-    try:
-        spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()
-        if tables:
-            spark.table(tables[0]).limit(1).collect()
-        spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect()
-    except Exception:  # noqa: BLE001, S110
-        pass
+    reader), so that query does not pay for them. Stops as soon as `keep_going()` is false: warming up beside
+    the analyst's own first query would only compete with it for the same executor core. Failures are
+    ignored: real problems show in real cells."""
+    steps = [lambda: spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()]
+    if tables:
+        steps.append(lambda: spark.table(tables[0]).limit(1).collect())
+    steps.append(lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect())
+    for step in steps:
+        if not keep_going():
+            return
+        try:
+            step()
+        except Exception:  # noqa: BLE001
+            return
 
 
 def fingerprint(env=os.environ) -> str:

@@ -5,7 +5,8 @@ machines. The analyst's notebook server keeps one such driver ready (see warm_po
 claims it and wraps its existing JVM SparkContext, which takes well under a second.
 
 Protocol, in a 0700 directory under the Jupyter runtime dir:
-- the driver host writes `<host pid>.ready.json` (0600: py4j port and secret, session info) once warmed up;
+- the driver host announces itself in `<host pid>.starting.json`, which becomes `<host pid>.ready.json` (0600:
+  py4j port and secret, session info) once it is warmed up; a kernel starting meanwhile waits for it;
 - a kernel claims it by renaming it to `<host pid>.claimed-<kernel pid>.json` (atomic: one kernel wins);
 - the host then lives exactly as long as that kernel; when the kernel is gone it stops the SparkContext and
   exits, and its JVM (whose stdin is the host's pipe) exits with it. Unclaimed, it exits after a TTL.
@@ -54,24 +55,50 @@ def _write_private(path: Path, doc: dict) -> None:
 # --- kernel side --------------------------------------------------------------------------------------
 
 
-def adopt(env=os.environ, directory: Path | None = None):
-    """Claim a ready driver and attach to it: (SparkSession, SessionInfo), or None when none is ready."""
+def adopt(env=os.environ, directory: Path | None = None, wait: float | None = None):
+    """Claim a ready driver and attach to it: (SparkSession, SessionInfo), or None when there is none.
+
+    A driver still starting is waited for (up to `wait` seconds): it is further along than a new one would be,
+    and a second driver starting beside it would slow both down on a small machine.
+    """
     directory = directory or pool_dir()
-    me = os.getpid()
+    wait = float(env.get("HUNTHUB_WARM_DRIVER_WAIT", "90")) if wait is None else wait
+    deadline = time.monotonic() + wait
     wanted = session.fingerprint(env)
-    for ready in sorted(directory.glob("*.ready.json")):
+    while True:
+        doc = _claim_ready(directory, wanted)
+        if doc is not None:
+            return _attach(doc, env)
+        if time.monotonic() > deadline:
+            return None
+        if not _starting(directory, wanted):
+            doc = _claim_ready(directory, wanted)  # it may have become ready between the two looks
+            return _attach(doc, env) if doc is not None else None
+        time.sleep(POLL)
+
+
+def _live_offers(directory: Path, pattern: str, wanted: str):
+    for path in sorted(directory.glob(pattern)):
         try:
-            doc = json.loads(ready.read_text())
+            doc = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if doc.get("fingerprint") != wanted or _start_time(doc["host_pid"]) != doc["host_start"]:
-            continue
-        claimed = ready.with_name(f"{doc['host_pid']}.claimed-{me}.json")
+        if doc.get("fingerprint") == wanted and _start_time(doc["host_pid"]) == doc["host_start"]:
+            yield path, doc
+
+
+def _starting(directory: Path, wanted: str) -> bool:
+    return any(True for _ in _live_offers(directory, "*.starting.json", wanted))
+
+
+def _claim_ready(directory: Path, wanted: str) -> dict | None:
+    for ready, doc in _live_offers(directory, "*.ready.json", wanted):
+        claimed = ready.with_name(f"{doc['host_pid']}.claimed-{os.getpid()}.json")
         try:
             os.rename(ready, claimed)
         except FileNotFoundError:
             continue  # another kernel was faster
-        return _attach(doc, env)
+        return doc
     return None
 
 
@@ -120,16 +147,19 @@ def host(directory: Path, ttl: float) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     me = os.getpid()
     catalog_mtime = _catalog_mtime(os.environ)
+    starting = directory / f"{me}.starting.json"
+    _write_private(starting, {"host_pid": me, "host_start": _start_time(me), "fingerprint": session.fingerprint()})
     try:
         spark, info = session.start()
     except session.SparkUnavailableError as e:
+        starting.unlink(missing_ok=True)
         print(f"warm driver not started: {e}", file=sys.stderr)
         return 2
     session.warm_up(spark, info.tables)
     params = spark.sparkContext._gateway.java_parameters
     ready = directory / f"{me}.ready.json"
     _write_private(
-        ready,
+        starting,
         {
             "host_pid": me,
             "host_start": _start_time(me),
@@ -141,6 +171,7 @@ def host(directory: Path, ttl: float) -> int:
             "info": asdict(info),
         },
     )
+    os.replace(starting, ready)  # kernels waiting for this driver see it become ready in one step
     deadline = time.monotonic() + ttl
     kernel = None
     try:
@@ -157,7 +188,7 @@ def host(directory: Path, ttl: float) -> int:
             time.sleep(POLL * 4)
         return 0
     finally:
-        for leftover in (ready, *directory.glob(f"{me}.claimed-*.json")):
+        for leftover in (starting, ready, *directory.glob(f"{me}.claimed-*.json")):
             leftover.unlink(missing_ok=True)
         try:
             spark.stop()

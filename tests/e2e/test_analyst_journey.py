@@ -43,19 +43,29 @@ def expected_auth_events(stack) -> int:
 
 
 def run_all_cells(page):
-    """Run All, once the front end really has the kernel: a Run All issued while the notebook is still
-    connecting to its kernel is dropped by JupyterLab without a word, so retry until the first cell runs."""
+    """Run All, as an analyst would: a Run All issued while the notebook is still connecting to its kernel is
+    either dropped or answered with JupyterLab's "Select Kernel" dialog (whose default is our kernel)."""
     page.locator(".jp-Notebook").wait_for()
+    server = re.match(r"(.*/user/[^/]+/)", page.url).group(1)
+    for _ in range(120):  # until the page's websocket is attached to an idle kernel
+        kernels = page.request.get(f"{server}api/kernels").json()
+        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
+            break
+        page.wait_for_timeout(500)
     first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
+    dialog_accept = page.locator(".jp-Dialog .jp-mod-accept")
     for _ in range(12):
-        page.get_by_role("menuitem", name="Run").click()
-        page.locator("li[data-command='runmenu:run-all']").click()
+        if dialog_accept.is_visible():
+            dialog_accept.click()
+        else:
+            page.get_by_role("menuitem", name="Run").click()
+            page.locator("li[data-command='runmenu:run-all']").click()
         try:
             expect(first_prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
             return
         except AssertionError:
-            page.keyboard.press("Escape")  # close whatever menu is still open
-            continue
+            if not dialog_accept.is_visible():
+                page.keyboard.press("Escape")  # close a menu left open
     raise AssertionError("Run All never started the first cell")
 
 

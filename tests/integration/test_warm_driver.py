@@ -15,12 +15,14 @@ from tests.integration.kernel_client import Kernel
 pytestmark = pytest.mark.integration
 
 
-def start_host(env, directory, ttl=300):
+def start_host(env, directory, ttl=300, wait_ready=True):
     log = open(directory / "host.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "hunthub.kernels.warm_driver", "--dir", str(directory), "--ttl", str(ttl)],
         env=env, stdout=log, stderr=log, start_new_session=True,
     )  # fmt: skip
+    if not wait_ready:
+        return proc, None
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         ready = list(directory.glob("*.ready.json"))
@@ -96,4 +98,25 @@ def test_kernel_ignores_a_driver_started_for_another_user(spark_cluster, tmp_pat
     finally:
         kernel.shutdown()
         host.terminate()
+        host.wait(timeout=60)
+
+
+def test_kernel_started_while_the_driver_warms_up_waits_for_it(spark_cluster, tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir(mode=0o700)
+    env = spark_cluster.kernel_env(user="warm5", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    host, _ = start_host(env, pool, wait_ready=False)
+    deadline = time.monotonic() + 30
+    while not list(pool.glob("*.starting.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list(pool.glob("*.starting.json")), "the host announces itself before its driver is up"
+    kernel = Kernel(env)
+    try:
+        result = kernel.run("sc.applicationId")
+        claimed = json.loads(next(pool.glob(f"{host.pid}.claimed-*.json")).read_text())
+        assert result.text.strip().splitlines()[-1].strip("'") == claimed["app_id"]
+        # one driver for this analyst, not a second one started beside the warming one
+        assert app_names(spark_cluster).count("warm5") == 1
+    finally:
+        kernel.shutdown()
         host.wait(timeout=60)
