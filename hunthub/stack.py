@@ -42,9 +42,8 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
 
 
 def preflight(s: HuntHub) -> None:
-    results = [checks.check_state_dir(s.state)]
-    if s.embedded_cluster:
-        results += [checks.check_java(), checks.check_spark()]
+    # Java is needed even with an external cluster: analysts' drivers run in their servers, on this machine
+    results = [checks.check_state_dir(s.state), checks.check_java(), checks.check_spark()]
     results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s))]
     failed = [c for c in results if not c.ok]
     for c in results:
