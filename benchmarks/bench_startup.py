@@ -147,6 +147,16 @@ def time_kernel(env: dict, kernel: str, code: str, expected: int, log_path: Path
     return answers[1], answers[3]
 
 
+def start_warm_driver(env: dict, pool: Path, log_path: Path) -> None:
+    """What the warm-pool server extension does in an analyst's server; waits until the driver is on offer."""
+    with open(log_path, "ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "hunthub.kernels.warm_driver", "--dir", str(pool), "--ttl", "600"],
+            env=env, stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+    wait_until(lambda: list(pool.glob("*.ready.json")), "the warm driver", timeout=180)
+
+
 def kernel_bench(runs: int, results: dict) -> None:
     from tests.harness import fresh_state_dir
 
@@ -155,18 +165,30 @@ def kernel_bench(runs: int, results: dict) -> None:
     try:
         log("starting a Spark master + worker ...")
         s = start_cluster(state, sup)
-        env = {**os.environ, **kernel_environment(s), "JUPYTERHUB_USER": "bench"}
-        env["HUNTHUB_DRIVER_LOG_DIR"] = str(state / "driver-logs")
+        base = {**os.environ, **kernel_environment(s), "HUNTHUB_DRIVER_LOG_DIR": str(state / "driver-logs")}
+        pool = state / "warm-pool"
+        pool.mkdir(mode=0o700)
+        envs = {
+            # the kernel's own cold start: no warm driver to adopt
+            "hunthub": {**base, "JUPYTERHUB_USER": "bench", "HUNTHUB_WARM_DRIVER": "0"},
+            # what an analyst's server normally gives: a warm driver started beforehand (not timed)
+            "hunthub-warm": {**base, "JUPYTERHUB_USER": "benchwarm", "HUNTHUB_WARM_DRIVER_DIR": str(pool)},
+            "plain": {**base, "JUPYTERHUB_USER": "bench"},
+        }
         path = catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse)
         kinds = {
             "hunthub": ("hunthub-pyspark", QUERY, "bench"),
+            "hunthub-warm": ("hunthub-pyspark", QUERY, "benchwarm"),
             "plain": ("python3", PLAIN.format(master=s.master_url, path=path), "plain"),
         }
         for i in range(runs + 1):
             # round 0 warms up the fresh cluster (its first application is much slower) and is not counted;
-            # then ABBA order, so neither side always runs first
-            for kind in ("hunthub", "plain")[:: 1 if i % 2 else -1]:
+            # then alternating order, so no side always runs first
+            for kind in ("hunthub", "plain", "hunthub-warm")[:: 1 if i % 2 else -1]:
                 kernel, code, app = kinds[kind]
+                env = envs[kind]
+                if kind == "hunthub-warm":
+                    start_warm_driver(env, pool, state / f"warm-host-{i}.log")
                 trivial, spark = time_kernel(env, kernel, code, EVENTS, state / f"{kind}-{i}.log")
                 log(f"  kernel {run_name(i, runs)} {kind:7}: 1+1 {trivial:5.1f} s, Spark result {spark:5.1f} s")
                 record(results.setdefault(kind, {}), i, {"kernel_trivial": trivial, "kernel_spark": spark})
@@ -300,12 +322,14 @@ def git_state() -> dict:
 
 def report(results: dict, args, elapsed: float, complete: bool, git: dict) -> None:
     figures = {kind: {m: summary(v) for m, v in ms.items()} for kind, ms in results.items()}
-    print(f"\n{'metric':<40}{'hunthub (median [min-max])':<29}{'plain (median [min-max])':<27}ratio")
+    kinds = ("hunthub-warm", "hunthub", "plain")
+    heads = ["hunthub, warm driver", "hunthub, cold", "plain upstream way"]
+    print(f"\n{'metric (median [min-max])':<40}" + "".join(f"{h:<26}" for h in heads) + "plain/warm  plain/cold")
     for key, label in METRICS.items():
-        h, p = (figures.get(kind, {}).get(key) for kind in ("hunthub", "plain"))
-        if h or p:
-            ratio = f"{p['median'] / h['median']:.2f}" if h and p else "-"
-            print(f"{label:<40}{cell(h):<29}{cell(p):<27}{ratio}")
+        w, h, p = (figures.get(kind, {}).get(key) for kind in kinds)
+        if w or h or p:
+            ratios = [f"{p['median'] / x['median']:.2f}" if x and p else "-" for x in (w, h)]
+            print(f"{label:<40}{cell(w):<26}{cell(h):<26}{cell(p):<26}{ratios[0]:<12}{ratios[1]}")
     print(f"\n{args.runs} runs each; total {elapsed / 60:.1f} min" + ("" if complete else " (INCOMPLETE)"))
     print(f"code: {git['commit']}" + (f" + {len(git['modified'])} modified files" if git["modified"] else ""))
     out = Path(__file__).parent / "results" / f"startup-{time.strftime('%Y%m%d-%H%M%S')}.json"

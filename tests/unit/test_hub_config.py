@@ -230,3 +230,14 @@ def test_warm_driver_is_on_by_default_and_can_be_turned_off(settings):
     off = hubconfig.kernel_environment(settings(warm_driver=False, warm_driver_ttl=60))
     assert off["HUNTHUB_WARM_DRIVER"] == "0"
     assert off["HUNTHUB_WARM_DRIVER_TTL"] == "60"
+
+
+def test_a_hub_not_running_as_root_says_analysts_share_one_account(settings, monkeypatch):
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 1000)
+    c = Config()
+    hubconfig.apply_hub(c, settings())
+    assert "all analysts share one OS account" in c.JupyterHub.template_vars["announcement"]
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
+    c = Config()
+    hubconfig.apply_hub(c, settings())
+    assert "announcement" not in c.JupyterHub.template_vars

@@ -1,0 +1,47 @@
+"""`hunthub up` pointed at an external cluster starts none of its own, and analysts' kernels attach to it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.harness import Stack, fresh_state_dir, stack_env
+
+pytestmark = pytest.mark.integration
+
+
+def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spark_cluster):
+    state = fresh_state_dir()
+    env = stack_env(state, HUNTHUB_SPARK_MASTER=spark_cluster.master_url, HUNTHUB_DEMO_DATA_EVENTS="1000")
+    stack = Stack(env)
+    try:
+        stack.wait_up()
+        assert f"external cluster {spark_cluster.master_url}: reachable" in stack.output
+        assert "starting master" not in stack.output
+        assert not (state / "run" / "spark-master.pid").exists()
+        # the admin's server is told to use that cluster
+        s = requests.Session()
+        s.get(f"{stack.url}/hub/login")
+        s.post(f"{stack.url}/hub/login", data={"username": "admin", "password": stack.admin_password,
+                                               "_xsrf": s.cookies["_xsrf"]})  # fmt: skip
+        r = s.get(f"{stack.url}/user/admin/api/status", timeout=120)
+        assert r.status_code == 200
+        server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server_of(p, "admin"))
+        environ = (server / "environ").read_bytes().decode(errors="replace").split("\0")
+        assert f"HUNTHUB_SPARK_MASTER={spark_cluster.master_url}" in environ
+        assert not any(e.startswith("HUNTHUB_SPARK_MASTER_WEBUI=") for e in environ)
+    finally:
+        code = stack.stop()
+        shutil.rmtree(state.parent, ignore_errors=True)
+    assert code == 0, stack.dump_logs()
+
+
+def _is_server_of(proc, user: str) -> bool:
+    try:
+        cmd = (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"jupyterhub-singleuser" in cmd and f"/homes/{user}".encode() in cmd
