@@ -6,7 +6,8 @@ claims it and wraps its existing JVM SparkContext, which takes well under a seco
 
 Protocol, in a 0700 directory under the Jupyter runtime dir:
 - the driver host announces itself in `<host pid>.starting.json`, which becomes `<host pid>.ready.json` (0600:
-  py4j port and secret, session info) once it is warmed up; a kernel starting meanwhile waits for it;
+  py4j port and secret, session info) once it is warmed up; a kernel starting meanwhile waits for it, and
+  says so with `<host pid>.wanted` so the host cuts its warm-up short;
 - a kernel claims it by renaming it to `<host pid>.claimed-<kernel pid>.json` (atomic: one kernel wins);
 - the host then lives exactly as long as that kernel; when the kernel is gone it stops the SparkContext and
   exits, and its JVM (whose stdin is the host's pipe) exits with it. Unclaimed, it exits after a TTL.
@@ -64,16 +65,20 @@ def adopt(env=os.environ, directory: Path | None = None, wait: float | None = No
     directory = directory or pool_dir()
     wait = float(env.get("HUNTHUB_WARM_DRIVER_WAIT", "90")) if wait is None else wait
     deadline = time.monotonic() + wait
-    wanted = session.fingerprint(env)
+    fp = session.fingerprint(env)
     while True:
-        doc = _claim_ready(directory, wanted)
+        doc = _claim_ready(directory, fp)
         if doc is not None:
             return _attach(doc, env)
         if time.monotonic() > deadline:
             return None
-        if not _starting(directory, wanted):
-            doc = _claim_ready(directory, wanted)  # it may have become ready between the two looks
+        starting = _starting(directory, fp)
+        if not starting:
+            doc = _claim_ready(directory, fp)  # it may have become ready between the two looks
             return _attach(doc, env) if doc is not None else None
+        for doc in starting:
+            # someone is waiting: the host skips the rest of its warm-up and offers the driver at once
+            (directory / f"{doc['host_pid']}.wanted").touch()
         time.sleep(POLL)
 
 
@@ -87,8 +92,8 @@ def _live_offers(directory: Path, pattern: str, wanted: str):
             yield path, doc
 
 
-def _starting(directory: Path, wanted: str) -> bool:
-    return any(True for _ in _live_offers(directory, "*.starting.json", wanted))
+def _starting(directory: Path, wanted: str) -> list[dict]:
+    return [doc for _, doc in _live_offers(directory, "*.starting.json", wanted)]
 
 
 def _claim_ready(directory: Path, wanted: str) -> dict | None:
@@ -155,7 +160,8 @@ def host(directory: Path, ttl: float) -> int:
         starting.unlink(missing_ok=True)
         print(f"warm driver not started: {e}", file=sys.stderr)
         return 2
-    session.warm_up(spark, info.tables)
+    wanted = directory / f"{me}.wanted"
+    session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists())
     params = spark.sparkContext._gateway.java_parameters
     ready = directory / f"{me}.ready.json"
     _write_private(
@@ -188,7 +194,7 @@ def host(directory: Path, ttl: float) -> int:
             time.sleep(POLL * 4)
         return 0
     finally:
-        for leftover in (starting, ready, *directory.glob(f"{me}.claimed-*.json")):
+        for leftover in (starting, ready, wanted, *directory.glob(f"{me}.claimed-*.json")):
             leftover.unlink(missing_ok=True)
         try:
             spark.stop()

@@ -39,7 +39,7 @@ class WarmDriverPool:
         self._callback = PeriodicCallback(self.tick, CHECK_EVERY_MS)
 
     def start(self) -> None:
-        for stale in self.directory.glob("*.json"):
+        for stale in [*self.directory.glob("*.json"), *self.directory.glob("*.wanted")]:
             stale.unlink(missing_ok=True)
         self.tick()
         self._callback.start()
