@@ -290,7 +290,7 @@ def login_bench(runs: int, results: dict) -> None:
                 finally:
                     ctx.close()
                 log(f"  login {run_name(i, runs)}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
-                record(results.setdefault("hunthub", {}), i, times)
+                record(results.setdefault("stack", {}), i, times)
                 hub.stop_server(user)
                 apps_finished(master_ui, user, 1)
     finally:
@@ -325,11 +325,15 @@ def report(results: dict, args, elapsed: float, complete: bool, git: dict) -> No
     kinds = ("hunthub-warm", "hunthub", "plain")
     heads = ["hunthub, warm driver", "hunthub, cold", "plain upstream way"]
     print(f"\n{'metric (median [min-max])':<40}" + "".join(f"{h:<26}" for h in heads) + "plain/warm  plain/cold")
-    for key, label in METRICS.items():
+    for key, label in list(METRICS.items())[:2]:
         w, h, p = (figures.get(kind, {}).get(key) for kind in kinds)
         if w or h or p:
             ratios = [f"{p['median'] / x['median']:.2f}" if x and p else "-" for x in (w, h)]
             print(f"{label:<40}{cell(w):<26}{cell(h):<26}{cell(p):<26}{ratios[0]:<12}{ratios[1]}")
+    if "stack" in figures:
+        print(f"\n{'a real `hunthub up`, in Chromium':<40}hunthub (median [min-max])")
+        for key, label in list(METRICS.items())[2:]:
+            print(f"{label:<40}{cell(figures['stack'].get(key))}")
     print(f"\n{args.runs} runs each; total {elapsed / 60:.1f} min" + ("" if complete else " (INCOMPLETE)"))
     print(f"code: {git['commit']}" + (f" + {len(git['modified'])} modified files" if git["modified"] else ""))
     out = Path(__file__).parent / "results" / f"startup-{time.strftime('%Y%m%d-%H%M%S')}.json"
