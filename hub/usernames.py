@@ -6,6 +6,8 @@ import re
 
 from hunthub.settings import DEFAULT_USERNAME_PATTERN
 
+FORBIDDEN = ((" ", "spaces"), ("/", "'/'"), (";", "';'"), ("\\", "'\\'"), ("@", "'@'"), (".", "dots"))
+
 
 def username_problem(name: str, pattern: str = DEFAULT_USERNAME_PATTERN) -> str | None:
     """None when `name` is acceptable, else a sentence saying what is wrong with it."""
@@ -18,16 +20,10 @@ def username_problem(name: str, pattern: str = DEFAULT_USERNAME_PATTERN) -> str 
     max_len = _max_length(pattern)
     if max_len and len(name) > max_len:
         return f"user names can be at most {max_len} characters (this one has {len(name)})"
-    for char, label in (
-        (" ", "spaces"),
-        ("/", "'/'"),
-        (";", "';'"),
-        ("\\", "'\\'"),
-        ("@", "'@'"),
-        (".", "dots"),
-    ):
-        if char in name:
-            return f"user names cannot contain {label}"
+    found = [label for char, label in FORBIDDEN if char in name]
+    if found:
+        listed = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " or " + found[-1]
+        return f"user names cannot contain {listed}"
     if pattern == DEFAULT_USERNAME_PATTERN:
         if not name[0].isalpha():
             return "user names must start with a letter"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 import requests
 
@@ -18,8 +20,9 @@ def form(session: requests.Session, base: str, path: str, data: dict) -> request
     [
         ("john smith", "cannot contain spaces"),
         ("a/b", "cannot contain '/'"),
-        ("x;rm -rf", "cannot contain ';'"),
-        ("nul\0byte", "cannot contain NUL characters"),
+        ("x;rm -rf", "cannot contain spaces or ';'"),
+        # tornado turns control characters into spaces before any handler sees the form
+        ("nul\0byte", "cannot contain spaces"),
         ("a" * 200, "at most 28 characters (this one has 200)"),
         ("9lives", "must start with a letter"),
     ],
@@ -29,7 +32,7 @@ def test_bad_usernames_are_refused_at_signup_with_the_reason(stack, name, reason
     r = form(s, stack.url, "signup", {"username": name, "signup_password": "long-enough-pw-1",
                                       "signup_password_confirmation": "long-enough-pw-1"})  # fmt: skip
     assert r.status_code == 400
-    assert reason in r.text
+    assert reason in html.unescape(r.text)
     # and nothing was created: the name cannot log in and is not waiting for approval
     login = form(s, stack.url, "login", {"username": name, "password": "long-enough-pw-1"})
     assert "Invalid username or password" in login.text

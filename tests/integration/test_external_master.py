@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -27,12 +28,18 @@ def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spar
         s.get(f"{stack.url}/hub/login")
         s.post(f"{stack.url}/hub/login", data={"username": "admin", "password": stack.admin_password,
                                                "_xsrf": s.cookies["_xsrf"]})  # fmt: skip
-        r = s.get(f"{stack.url}/user/admin/api/status", timeout=120)
-        assert r.status_code == 200
+        deadline = time.monotonic() + 120
+        # the login started the spawn; a page (not the API) walks the server's OAuth handshake once it is up
+        while "/user/admin/tree" not in s.get(f"{stack.url}/user/admin/tree").url:
+            assert time.monotonic() < deadline, "the admin's server did not come up"
+            time.sleep(1)
         server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server_of(p, "admin"))
         environ = (server / "environ").read_bytes().decode(errors="replace").split("\0")
         assert f"HUNTHUB_SPARK_MASTER={spark_cluster.master_url}" in environ
         assert not any(e.startswith("HUNTHUB_SPARK_MASTER_WEBUI=") for e in environ)
+    except Exception:
+        print(stack.dump_logs())
+        raise
     finally:
         code = stack.stop()
         shutil.rmtree(state.parent, ignore_errors=True)
