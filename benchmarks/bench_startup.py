@@ -99,12 +99,7 @@ def start_cluster(state: Path, sup: Supervisor) -> HuntHub:
         "spark_worker_webui_port": worker_ui, "worker_cores": 2, "analyst_cores": 1, "executor_memory": "1g",
     }))  # fmt: skip
     state.mkdir(parents=True, exist_ok=True)
-    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
-    cluster.prepare_dirs(s, owner)
-    m = sup.start(cluster.master_service(s, owner))
-    cluster.wait_for(lambda: cluster.master_state(master_ui), "master", 90, m)
-    w = sup.start(cluster.worker_service(s, owner))
-    cluster.wait_for(lambda: cluster.alive_workers(cluster.master_state(master_ui)), "worker", 120, w)
+    cluster.start(sup, s)
     warehouse = state / "warehouse"
     warehouse.mkdir(mode=0o755)
     demo.ensure(warehouse, Path(s.catalog_path), EVENTS)

@@ -18,6 +18,7 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -38,6 +39,12 @@ class Table:
         if "://" in self.path:
             return self.path
         return warehouse.rstrip("/") + "/" + self.path.lstrip("/")
+
+
+def local_path(uri: str) -> Path | None:
+    """The local directory of a file:// URI (percent-decoded), None for any other scheme."""
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 def load(path: str | os.PathLike) -> dict[str, Table]:

@@ -79,18 +79,15 @@ def _data_demo(s: HuntHub, events: int) -> int:
     from hunthub import catalog
     from hunthub.data import demo
 
-    if not s.warehouse.startswith("file://"):
+    warehouse = catalog.local_path(s.warehouse)
+    if warehouse is None:
         print(f"The demo data is written only to a local warehouse; {s.warehouse} is not one.", file=sys.stderr)
         return 1
-    warehouse = Path(s.warehouse[len("file://") :])
     warehouse.mkdir(parents=True, exist_ok=True)
 
     def progress(done, total):
         print(f"\rauth_events: {done:,}/{total:,} events", end="", flush=True)
 
-    demo.write(warehouse, events, progress)
-    catalog.register(
-        s.catalog_path, catalog.Table(demo.TABLE, demo.TABLE, description=demo.DESCRIPTION, schema=demo.DDL)
-    )
+    demo.write_and_register(warehouse, Path(s.catalog_path), events, progress)
     print(f"\nwritten to {warehouse / demo.TABLE}; catalog {s.catalog_path}")
     return 0

@@ -128,3 +128,18 @@ def wait_for(check, what: str, timeout: float, service: Service | None = None):
         time.sleep(0.25)
     tail = f"\nLast lines of {service.log_path}:\n{service.log_tail()}" if service else ""
     raise ClusterError(f"Timed out after {timeout:.0f} s waiting for {what}.{tail}")
+
+
+def start(sup, s: HuntHub, progress=lambda msg: None) -> None:
+    """Start the embedded master and worker under `sup` and wait until the worker has registered."""
+    owner = ensure_spark_user() if os.geteuid() == 0 else None
+    prepare_dirs(s, owner)
+    t0 = time.monotonic()
+    master = sup.start(master_service(s, owner))
+    wait_for(lambda: master_state(s.spark_master_webui_port), "the Spark master", 90, master)
+    progress(f"master up ({time.monotonic() - t0:.1f} s)")
+    worker = sup.start(worker_service(s, owner))
+    wait_for(
+        lambda: alive_workers(master_state(s.spark_master_webui_port)), "the Spark worker to register", 120, worker
+    )
+    progress(f"worker registered ({time.monotonic() - t0:.1f} s)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from hunthub import catalog, checks, cluster
 from hunthub.settings import HuntHub
@@ -54,7 +53,8 @@ def check_catalog(s: HuntHub) -> checks.Check:
     missing = []
     for t in tables.values():
         loc = t.location(s.warehouse)
-        if loc.startswith("file://") and not Path(loc[len("file://") :]).exists():
+        local = catalog.local_path(loc)
+        if local is not None and not local.exists():
             missing.append(f"{t.name} ({loc})")
     if missing:
         return checks.Check(

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, checks, cluster, kernelspecs, paths
+from hunthub import __version__, catalog, checks, cluster, kernelspecs, paths
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
 from hunthub.settings import HuntHub
@@ -74,41 +74,27 @@ def prepare_state(s: HuntHub) -> None:
     for d in (s.hub_dir, s.run_dir, s.log_dir):
         d.mkdir(exist_ok=True, mode=0o700)
         d.chmod(0o700)
-    if s.warehouse.startswith("file://"):
-        wh = Path(s.warehouse[len("file://") :])
+    wh = catalog.local_path(s.warehouse)
+    if wh is not None:
         wh.mkdir(parents=True, exist_ok=True)
         wh.chmod(0o755)
 
 
 def start_cluster(sup: Supervisor, s: HuntHub) -> None:
-    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
-    cluster.prepare_dirs(s, owner)
-    t0 = time.monotonic()
-    say(f"[2/4] Spark {paths.spark_version()} cluster: starting master on {s.master_url} ...")
-    master = sup.start(cluster.master_service(s, owner))
-    cluster.wait_for(lambda: cluster.master_state(s.spark_master_webui_port), "the Spark master", 90, master)
-    say(f"      master up ({time.monotonic() - t0:.1f} s); starting worker "
-        f"({s.worker_cores} cores, {s.worker_memory_mb / 1024:.1f} GiB) ...")  # fmt: skip
-    worker = sup.start(cluster.worker_service(s, owner))
-    cluster.wait_for(
-        lambda: cluster.alive_workers(cluster.master_state(s.spark_master_webui_port)),
-        "the Spark worker to register",
-        120,
-        worker,
-    )
-    say(
-        f"      worker registered ({time.monotonic() - t0:.1f} s); master UI http://127.0.0.1:{s.spark_master_webui_port}/"
-    )
+    say(f"[2/4] Spark {paths.spark_version()} cluster: master on {s.master_url}, worker with {s.worker_cores} "
+        f"cores and {s.worker_memory_mb / 1024:.1f} GiB ...")  # fmt: skip
+    cluster.start(sup, s, progress=lambda msg: say(f"      {msg}"))
+    say(f"      master UI http://127.0.0.1:{s.spark_master_webui_port}/")
 
 
 def ensure_demo_data(s: HuntHub) -> None:
     if s.demo_data_events <= 0:
         say("[3/4] demo data: skipped (demo_data_events = 0)")
         return
-    if not s.warehouse.startswith("file://"):
+    warehouse = catalog.local_path(s.warehouse)
+    if warehouse is None:
         say(f"[3/4] demo data: skipped (warehouse {s.warehouse} is not a local folder)")
         return
-    warehouse = Path(s.warehouse[len("file://") :])
 
     tty = sys.stdout.isatty()
     shown = []

@@ -130,11 +130,15 @@ def write(warehouse_dir: Path, events: int, progress: Progress | None = None) ->
     return target
 
 
+def write_and_register(warehouse_dir: Path, catalog_path: Path, events: int, progress: Progress | None = None):
+    write(warehouse_dir, events, progress)
+    catalog.register(catalog_path, catalog.Table(TABLE, TABLE, description=DESCRIPTION, schema=DDL))
+
+
 def ensure(warehouse_dir: Path, catalog_path: Path, events: int, progress: Progress | None = None) -> bool:
     """Write the demo table and catalog entry unless they exist. True when it wrote them."""
     tables = catalog.load(catalog_path)
     if TABLE in tables and (tables[TABLE].path != TABLE or (warehouse_dir / TABLE).is_dir()):
         return False  # never replace an admin's own auth_events, wherever it lives
-    write(warehouse_dir, events, progress)
-    catalog.register(catalog_path, catalog.Table(TABLE, TABLE, description=DESCRIPTION, schema=DDL))
+    write_and_register(warehouse_dir, catalog_path, events, progress)
     return True

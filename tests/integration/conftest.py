@@ -66,13 +66,8 @@ def spark_cluster():
     )
     state.mkdir(parents=True)
     sup = Supervisor(s.run_dir)
-    owner = cluster.ensure_spark_user() if os.geteuid() == 0 else None
-    cluster.prepare_dirs(s, owner)
     try:
-        m = sup.start(cluster.master_service(s, owner))
-        cluster.wait_for(lambda: cluster.master_state(master_ui), "master", 90, m)
-        w = sup.start(cluster.worker_service(s, owner))
-        cluster.wait_for(lambda: cluster.alive_workers(cluster.master_state(master_ui)), "worker", 120, w)
+        cluster.start(sup, s)
         warehouse = state / "warehouse"
         warehouse.mkdir()
         warehouse.chmod(0o755)

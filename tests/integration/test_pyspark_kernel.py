@@ -6,11 +6,11 @@ import re
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
+from hunthub import catalog
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -26,7 +26,7 @@ def kernel(spark_cluster):
 
 
 def test_cell_counts_parquet_table_from_catalog(kernel, spark_cluster):
-    warehouse = Path(spark_cluster.settings.warehouse.removeprefix("file://"))
+    warehouse = catalog.local_path(spark_cluster.settings.warehouse)
     expected = ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").count_rows()
 
     result = kernel.run("spark.sql('select count(*) as n from auth_events').first().n")

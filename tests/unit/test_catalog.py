@@ -102,3 +102,9 @@ def test_register_creates_the_catalog(tmp_path):
     path = tmp_path / "new" / "catalog.json"
     catalog.register(path, DNS)
     assert catalog.load(path) == {"dns": DNS}
+
+
+def test_local_path_decodes_file_uris_and_ignores_remote_ones(tmp_path):
+    folder = tmp_path / "soc data"  # as_uri() percent-encodes the space
+    assert catalog.local_path(folder.as_uri()) == folder
+    assert catalog.local_path("hdfs://namenode:8020/warehouse") is None
