@@ -222,7 +222,8 @@ class Hub:
             r = anon.post(self.base + "/hub/signup", data=form)
             if "sent to the admin" not in r.text:
                 raise RuntimeError(f"sign-up of {user} failed: {r.status_code}")
-        self.http.get(f"{self.base}/hub/authorize/{user}").raise_for_status()
+        form = {"_xsrf": self._xsrf("/hub/authorize")}
+        self.http.post(f"{self.base}/hub/authorize/{user}", data=form).raise_for_status()
 
     def stop_server(self, user: str) -> None:
         self.http.delete(f"{self.base}/hub/api/users/{user}/server").raise_for_status()

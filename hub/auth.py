@@ -3,7 +3,9 @@
 What hunthub adds on top of nativeauthenticator 1.3.0:
 - the first admin exists from the start, with the random password `hunthub up` wrote to a 0600 file, so no
   one can claim the admin name by signing up before the real admin does;
-- sign-up says exactly what is wrong with a refused user name (the upstream page only hints).
+- sign-up says exactly what is wrong with a refused user name (the upstream page only hints);
+- approving, revoking and discarding take a POST with the XSRF token (upstream: a plain GET), with hunthub's own
+  authorization page (hub/templates).
 """
 
 from __future__ import annotations
@@ -12,8 +14,14 @@ from pathlib import Path
 
 import bcrypt
 from nativeauthenticator import NativeAuthenticator
-from nativeauthenticator.handlers import SignUpHandler
+from nativeauthenticator.handlers import (
+    DiscardHandler,
+    SignUpHandler,
+    ToggleAuthorizationHandler,
+    admin_users_scope,
+)
 from nativeauthenticator.orm import UserInfo
+from tornado import web
 from traitlets import Unicode
 
 from hunthub.hub.usernames import username_problem
@@ -41,6 +49,33 @@ class HuntHubSignUpHandler(SignUpHandler):
         )
         self.set_status(400)
         self.finish(html)
+
+
+class _PostOnly:
+    """Upstream approves and discards users on a plain GET, which any link or image can trigger for a logged-in
+    admin. Here those changes take a POST, which JupyterHub only accepts with the page's XSRF token."""
+
+    async def get(self, slug):
+        raise web.HTTPError(405, "Use the buttons on the authorization page.")
+
+    @admin_users_scope
+    async def post(self, slug):
+        await super().get(slug)
+
+
+class HuntHubToggleAuthorizationHandler(_PostOnly, ToggleAuthorizationHandler):
+    pass
+
+
+class HuntHubDiscardHandler(_PostOnly, DiscardHandler):
+    pass
+
+
+REPLACED_HANDLERS = {
+    SignUpHandler: HuntHubSignUpHandler,
+    ToggleAuthorizationHandler: HuntHubToggleAuthorizationHandler,
+    DiscardHandler: HuntHubDiscardHandler,
+}
 
 
 class HuntHubNativeAuthenticator(NativeAuthenticator):
@@ -74,4 +109,4 @@ class HuntHubNativeAuthenticator(NativeAuthenticator):
         return self.username_problem(username) is None and super().validate_username(username)
 
     def get_handlers(self, app):
-        return [(url, HuntHubSignUpHandler if h is SignUpHandler else h) for url, h in super().get_handlers(app)]
+        return [(url, REPLACED_HANDLERS.get(h, h)) for url, h in super().get_handlers(app)]

@@ -110,6 +110,7 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
 
 def apply_hub(c: Config, s: HuntHub) -> None:
     c.JupyterHub.cleanup_servers = True
+    c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
     c.JupyterHub.template_vars = {"announcement_login": "hunthub — sign up, then wait for an admin's approval."}
     if not s.demo and os.geteuid() != 0:
         c.JupyterHub.template_vars["announcement"] = (

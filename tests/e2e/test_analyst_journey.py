@@ -93,8 +93,14 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
 
             # the admin approves on the authorization page
             admin.goto(f"{base}/hub/authorize")
-            admin.locator(f"a[href$='/authorize/{analyst}']").click()
-            expect(admin.locator(f"a[href$='/authorize/{analyst}']")).to_have_text("Unauthorize")
+            approve = admin.locator(f"form[action$='/authorize/{analyst}'] button")
+            expect(approve).to_have_text("Approve")
+            # a plain link (what another site could plant) changes nothing
+            assert admin.request.get(f"{base}/hub/authorize/{analyst}").status == 405
+            # and so does a cross-site form post, which cannot carry the page's XSRF token
+            assert admin.request.post(f"{base}/hub/authorize/{analyst}").status == 403
+            approve.click()
+            expect(admin.locator(f"form[action$='/authorize/{analyst}'] button")).to_have_text("Revoke")
 
             # the analyst logs in; their server spawns and shows the bundled notebook
             login(page, base, analyst, PASSWORD)
