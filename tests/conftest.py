@@ -21,11 +21,3 @@ def stack():
     if code != 0:
         print(s.dump_logs())
     shutil.rmtree(state.parent, ignore_errors=True)
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    # expose each phase's outcome to fixtures, so they can dump logs only when a test failed
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
