@@ -55,9 +55,18 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
     def _ensure_system_user(self) -> pwd.struct_passwd:
         name = self.system_user
         try:
-            return pwd.getpwnam(name)
+            account = pwd.getpwnam(name)
         except KeyError:
             pass
+        else:
+            if account.pw_dir != str(self.home_dir):
+                # the state dir moved: keep the account's home in step (the server itself is told its home
+                # explicitly, so this is tidiness, and usermod refuses while the account runs a process)
+                moved = subprocess.run(["usermod", "--home", str(self.home_dir), name], capture_output=True)
+                if moved.returncode != 0:
+                    self.log.warning("Could not update the home of %s: %s", name, moved.stderr.decode().strip())
+                account = pwd.getpwnam(name)
+            return account
         self.log.info("Creating system account %s for analyst %s", name, self.user.name)
         subprocess.run(
             ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(self.home_dir),

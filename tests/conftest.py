@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from tests.harness import Stack, fresh_state_dir, stack_env
+from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +20,5 @@ def stack():
     code = s.stop()
     if code != 0:
         print(s.dump_logs())
+    remove_analyst_accounts(state)
     shutil.rmtree(state.parent, ignore_errors=True)

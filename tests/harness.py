@@ -139,6 +139,15 @@ class Stack:
         return "\n".join(parts)
 
 
+def remove_analyst_accounts(state_dir: Path) -> None:
+    """Delete the system accounts the local spawner created for analysts whose homes were in `state_dir`."""
+    import pwd
+
+    for account in pwd.getpwall():
+        if account.pw_name.startswith("hunt-") and account.pw_dir.startswith(f"{state_dir}/"):
+            subprocess.run(["userdel", account.pw_name], capture_output=True)
+
+
 def processes_mentioning(text: str) -> list[str]:
     """Command lines of live processes whose command line or environment mentions `text` (e.g. a state dir)."""
     found = []

@@ -33,7 +33,8 @@ def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spar
         while "/user/admin/tree" not in s.get(f"{stack.url}/user/admin/tree").url:
             assert time.monotonic() < deadline, "the admin's server did not come up"
             time.sleep(1)
-        server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server_of(p, "admin"))
+        home = state / "homes" / "admin"
+        server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server_in(p, home))
         environ = (server / "environ").read_bytes().decode(errors="replace").split("\0")
         assert f"HUNTHUB_SPARK_MASTER={spark_cluster.master_url}" in environ
         assert not any(e.startswith("HUNTHUB_SPARK_MASTER_WEBUI=") for e in environ)
@@ -46,9 +47,9 @@ def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spar
     assert code == 0, stack.dump_logs()
 
 
-def _is_server_of(proc, user: str) -> bool:
+def _is_server_in(proc, home: Path) -> bool:
     try:
         cmd = (proc / "cmdline").read_bytes()
     except OSError:
         return False
-    return b"jupyterhub-singleuser" in cmd and f"/homes/{user}".encode() in cmd
+    return b"jupyterhub-singleuser" in cmd and f"--ServerApp.root_dir={home}".encode() in cmd
