@@ -30,6 +30,11 @@ def become_subreaper() -> None:
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+def die_with_parent() -> None:
+    """Get SIGTERM when the parent dies. Call after any setuid: a credential change clears it."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
 def start_time(pid: int) -> int | None:
     """Kernel start time of a process (clock ticks since boot), None when it does not exist."""
     try:
@@ -125,8 +130,7 @@ def _preexec(uid: int | None, gid: int | None, groups: list[int] | None) -> Call
             os.setgroups(groups or [gid])
         if uid is not None:
             os.setuid(uid)
-        # after setuid: a credential change clears the parent-death signal
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        die_with_parent()
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 

@@ -8,7 +8,6 @@ cells that do not touch Spark never wait.
 from __future__ import annotations
 
 import html
-import os
 import threading
 
 from ipykernel.ipkernel import IPythonKernel
@@ -41,7 +40,7 @@ class SessionStarter(threading.Thread):
     def run(self):
         adopted = None
         try:
-            adopted = warm_driver.adopt() if os.environ.get("HUNTHUB_WARM_DRIVER", "1") != "0" else None
+            adopted = warm_driver.adopt() if warm_driver.enabled() else None
             if adopted:
                 self.spark, self.info = adopted
             else:

@@ -16,7 +16,6 @@ Protocol, in a 0700 directory under the Jupyter runtime dir:
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hunthub.kernels import session
+from hunthub.processes import die_with_parent, start_time
 
 POLL = 0.25
 
@@ -37,13 +37,6 @@ def pool_dir() -> Path:
     d = Path(os.environ.get("HUNTHUB_WARM_DRIVER_DIR") or Path(jupyter_runtime_dir()) / "hunthub-drivers")
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return d
-
-
-def _start_time(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
 
 
 def _write_private(path: Path, doc: dict) -> None:
@@ -88,7 +81,7 @@ def _live_offers(directory: Path, pattern: str, wanted: str):
             doc = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if doc.get("fingerprint") == wanted and _start_time(doc["host_pid"]) == doc["host_start"]:
+        if doc.get("fingerprint") == wanted and start_time(doc["host_pid"]) == doc["host_start"]:
             yield path, doc
 
 
@@ -141,19 +134,19 @@ def _catalog_mtime(env) -> float | None:
 # --- host side ----------------------------------------------------------------------------------------
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None)
-    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+def enabled(env=os.environ) -> bool:
+    """Warm drivers are for servers hunthub started (they know the cluster), unless turned off."""
+    return bool(env.get("HUNTHUB_SPARK_MASTER")) and env.get("HUNTHUB_WARM_DRIVER", "1") != "0"
 
 
 def host(directory: Path, ttl: float) -> int:
     """Start and warm a driver, offer it, then serve the kernel that claims it until that kernel is gone."""
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     me = os.getpid()
     catalog_mtime = _catalog_mtime(os.environ)
     starting = directory / f"{me}.starting.json"
-    _write_private(starting, {"host_pid": me, "host_start": _start_time(me), "fingerprint": session.fingerprint()})
+    _write_private(starting, {"host_pid": me, "host_start": start_time(me), "fingerprint": session.fingerprint()})
     try:
         spark, info = session.start()
     except session.SparkUnavailableError as e:
@@ -168,7 +161,7 @@ def host(directory: Path, ttl: float) -> int:
         starting,
         {
             "host_pid": me,
-            "host_start": _start_time(me),
+            "host_start": start_time(me),
             "app_id": spark.sparkContext.applicationId,
             "port": params.port,
             "secret": params.auth_token,
@@ -185,12 +178,12 @@ def host(directory: Path, ttl: float) -> int:
             claims = list(directory.glob(f"{me}.claimed-*.json"))
             if claims:
                 kernel = int(claims[0].name.rsplit("-", 1)[1].split(".")[0])
-                kernel_start = _start_time(kernel)
+                kernel_start = start_time(kernel)
                 break
             if time.monotonic() > deadline:
                 return 0  # nobody came: give the cluster its cores back
             time.sleep(POLL)
-        while kernel_start is not None and _start_time(kernel) == kernel_start:
+        while kernel_start is not None and start_time(kernel) == kernel_start:
             time.sleep(POLL * 4)
         return 0
     finally:

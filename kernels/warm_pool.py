@@ -24,10 +24,6 @@ CHECK_EVERY_MS = 3000
 MAX_BACKOFF = 600
 
 
-def enabled(env=os.environ) -> bool:
-    return bool(env.get("HUNTHUB_SPARK_MASTER")) and env.get("HUNTHUB_WARM_DRIVER", "1") != "0"
-
-
 class WarmDriverPool:
     def __init__(self, log, directory: Path | None = None, ttl: float | None = None):
         self.log = log
@@ -95,7 +91,7 @@ _pool: WarmDriverPool | None = None
 
 def _load_jupyter_server_extension(serverapp):
     global _pool
-    if not enabled():
+    if not warm_driver.enabled():
         serverapp.log.info("hunthub: warm Spark driver disabled")
         return
     _pool = WarmDriverPool(serverapp.log)
