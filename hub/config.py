@@ -81,6 +81,7 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "HUNTHUB_CATALOG": s.catalog_path,
         "HUNTHUB_WARM_DRIVER": "1" if s.warm_driver else "0",
         "HUNTHUB_WARM_DRIVER_TTL": str(s.warm_driver_ttl),
+        "HUNTHUB_SQL_ROW_LIMIT": str(s.sql_row_limit),
         "SPARK_HOME": str(paths.spark_home()),
         # the same Python on the driver and on the executors
         "PYSPARK_PYTHON": sys.executable,

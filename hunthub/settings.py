@@ -243,6 +243,15 @@ class HuntHub(Configurable):
         help="Extra Spark properties for every analyst session, e.g. {'spark.sql.shuffle.partitions': '8'}."
     ).tag(config=True)
 
+    sql_row_limit = Integer(
+        help="Rows the Spark SQL kernel shows per result before it says the result was truncated. "
+        "Env: HUNTHUB_SQL_ROW_LIMIT."
+    ).tag(config=True)
+
+    @default("sql_row_limit")
+    def _default_sql_row_limit(self):
+        return int(_env("SQL_ROW_LIMIT", "1000"))
+
     # --- data ------------------------------------------------------------------------------------
 
     warehouse = Unicode(
