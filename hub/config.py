@@ -86,6 +86,7 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         # the same Python on the driver and on the executors
         "PYSPARK_PYTHON": sys.executable,
     }
+    env.update(livy_environment(s))
     if s.embedded_cluster:
         env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://127.0.0.1:{s.spark_master_webui_port}"
     java_home = paths.java_home()
@@ -109,6 +110,64 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
     c.JupyterHub.concurrent_spawn_limit = 10
 
 
+LIVY_SERVICE = "livy-gateway"
+
+
+def livy_gateway_service(s: HuntHub) -> dict:
+    """The JupyterHub-managed service every Livy request goes through (see hunthub.hub.livy_gateway). It needs no
+    role: it asks the hub whose a token is with that token itself, which any token may do."""
+    argv = [
+        sys.executable, "-m", "hunthub.hub.livy_gateway",
+        f"--livy-url={s.livy_url}", f"--port={s.livy_gateway_port}", "--ip=127.0.0.1",
+        f"--timeout={s.livy_timeout}", f"--session-idle-timeout={s.livy_session_idle_timeout}",
+    ]  # fmt: skip
+    if s.livy_credentials_file:
+        argv.append(f"--credentials-file={s.livy_credentials_file}")
+    if s.livy_ca_file:
+        argv.append(f"--ca-file={s.livy_ca_file}")
+    if not s.livy_verify:
+        argv.append("--no-verify")
+    return {"name": LIVY_SERVICE, "command": argv, "url": s.livy_gateway_url, "display": False}
+
+
+def write_sparkmagic_config(s: HuntHub) -> Path:
+    """sparkmagic's config for every analyst, in a dir they can read but not change. Changing a copy would not
+    matter anyway: the gateway, not this file, decides who a session runs as."""
+    from hunthub.kernels.livy import sparkmagic_config
+
+    conf_dir = s.livy_dir / "sparkmagic"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    for d in (s.livy_dir, conf_dir):
+        d.chmod(0o755)
+    target = conf_dir / "config.json"
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(sparkmagic_config(s.livy_gateway_url), indent=2) + "\n")
+    tmp.chmod(0o644)
+    tmp.replace(target)
+    return conf_dir
+
+
+def livy_environment(s: HuntHub) -> dict[str, str]:
+    """What an analyst's server needs for the Livy kernels; nothing without a Livy URL, so they are not offered."""
+    if not s.livy_url:
+        return {}
+    from hunthub import kernelspecs
+
+    return {
+        "HUNTHUB_LIVY_GATEWAY_URL": s.livy_gateway_url,
+        "SPARKMAGIC_CONF_DIR": str(s.livy_dir / "sparkmagic"),
+        "JUPYTER_PATH": str(kernelspecs.livy_data_dir()),
+    }
+
+
+def apply_livy(c: Config, s: HuntHub) -> None:
+    if not s.livy_url:
+        return
+    services = c.JupyterHub.services if isinstance(c.JupyterHub.get("services"), list) else []
+    c.JupyterHub.services = [*(x for x in services if x.get("name") != LIVY_SERVICE), livy_gateway_service(s)]
+    write_sparkmagic_config(s)
+
+
 def apply_hub(c: Config, s: HuntHub) -> None:
     c.JupyterHub.cleanup_servers = True
     c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
@@ -128,5 +187,6 @@ def configure(c: Config, settings: HuntHub | None = None) -> HuntHub:
     apply_proxy(c, s)
     apply_authenticator(c, s)
     apply_spawner(c, s)
+    apply_livy(c, s)
     apply_hub(c, s)
     return s

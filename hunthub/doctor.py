@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from hunthub import catalog, checks, cluster
 from hunthub.settings import HuntHub
@@ -64,6 +65,43 @@ def check_catalog(s: HuntHub) -> checks.Check:
     return checks.Check("Catalog", True, f"{len(tables)} table(s) in {s.catalog_path}")
 
 
+def check_livy(s: HuntHub, timeout: float = 10) -> checks.Check:
+    """Can the Livy gateway's credentials reach Livy? Asked directly, as the gateway would."""
+    import base64
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/json", "X-Requested-By": "hunthub"}
+    if s.livy_credentials_file:
+        try:
+            path = Path(s.livy_credentials_file)
+            if path.stat().st_mode & 0o077:
+                return checks.Check("Livy", False, f"{path} is readable by other accounts", f"chmod 600 {path}")
+            creds = path.read_text().splitlines()[0].strip()
+        except (OSError, IndexError) as e:
+            return checks.Check("Livy", False, f"cannot read {s.livy_credentials_file}: {e}",
+                                "Write `user:password` for Livy into it, mode 0600.")  # fmt: skip
+        headers["Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
+    context = ssl.create_default_context(cafile=s.livy_ca_file or None)
+    if not s.livy_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    # livy_url is validated to be http(s)
+    request = urllib.request.Request(f"{s.livy_url}/sessions?size=0", headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as r:  # noqa: S310
+            total = json.load(r).get("total", "?")
+    except urllib.error.HTTPError as e:
+        fix = "Check livy_credentials_file." if e.code in (401, 403) else "See Livy's server log."
+        return checks.Check("Livy", False, f"{s.livy_url} answered {e.code} {e.reason}", fix)
+    except (OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        fix = "Check that Livy runs and this host may reach it (firewall; TLS: livy_ca_file)."
+        return checks.Check("Livy", False, f"{s.livy_url} unreachable: {reason}", fix)
+    return checks.Check("Livy", True, f"{s.livy_url} answers ({total} session(s))")
+
+
 def doctor(s: HuntHub) -> int:
     from hunthub.stack import required_ports
 
@@ -76,6 +114,8 @@ def doctor(s: HuntHub) -> int:
     else:
         results += checks.check_ports(required_ports(s))
     results += [checks.check_state_dir(s.state), check_cluster(s, running), check_catalog(s)]
+    if s.livy_url:
+        results.append(check_livy(s))
     for c in results:
         print(c.line())
     failed = sum(not c.ok for c in results)

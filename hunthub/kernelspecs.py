@@ -1,6 +1,7 @@
 """Install hunthub's kernel specs and the server config enabling its warm-driver extension into an environment.
 
 A wheel installs both as data files; an editable install (a checkout) needs this step, which `bin/hunthub` runs.
+The Livy kernels are the exception: they stay in the package (see `livy_data_dir`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ def _kernels_root() -> Path:
 def spec_dirs() -> list[Path]:
     root = _kernels_root() / "specs"
     return sorted(p for p in root.iterdir() if (p / "kernel.json").is_file())
+
+
+def livy_data_dir() -> Path:
+    """A Jupyter data dir holding only sparkmagic's kernel specs (pysparkkernel, sparkkernel), for clusters with
+    Livy. Not installed anywhere: the spawner puts it on an analyst server's JUPYTER_PATH exactly when a Livy URL
+    is configured, so without one nobody is offered kernels that cannot work."""
+    return _kernels_root() / "livy-specs"
 
 
 def install(prefix: str = sys.prefix) -> list[str]:

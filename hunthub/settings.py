@@ -35,6 +35,16 @@ def _env_bool(name: str) -> bool:
     return _env(name).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _checked_livy_url(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if url and not re.match(r"^https?://[^/@\s]+(/\S*)?$", url):
+        raise TraitError(
+            f"HuntHub.livy_url {url!r} must be http(s)://host[:port][/path], without user:password "
+            "(put credentials in HuntHub.livy_credentials_file)"
+        )
+    return url
+
+
 def machine_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -252,6 +262,79 @@ class HuntHub(Configurable):
     def _default_sql_row_limit(self):
         return int(_env("SQL_ROW_LIMIT", "1000"))
 
+    # --- remote clusters with Apache Livy ---------------------------------------------------------
+
+    livy_url = Unicode(
+        help="""Apache Livy REST endpoint of a remote cluster (EMR, HDInsight, Cloudera), e.g.
+        https://livy.soc.example:8998. Set: analysts get sparkmagic's PySpark and Scala kernels, which reach
+        Livy only through hunthub's Livy gateway (a hub service that holds the credentials and makes every
+        session run as the analyst's hub user via proxyUser). Empty: no Livy kernels. Env: HUNTHUB_LIVY_URL."""
+    ).tag(config=True)
+
+    @default("livy_url")
+    def _default_livy_url(self):
+        # defaults skip @validate, and the environment deserves the same check as a config file
+        return _checked_livy_url(_env("LIVY_URL"))
+
+    @validate("livy_url")
+    def _livy_url_is_http(self, proposal):
+        return _checked_livy_url(proposal["value"])
+
+    livy_credentials_file = Unicode(
+        help="""File with the HTTP basic-auth credentials the Livy gateway uses, one line `user:password`.
+        Must be readable by the hub's account only (mode 0600); analysts never see it. Empty: no basic auth.
+        Env: HUNTHUB_LIVY_CREDENTIALS_FILE."""
+    ).tag(config=True)
+
+    @default("livy_credentials_file")
+    def _default_livy_credentials_file(self):
+        return _env("LIVY_CREDENTIALS_FILE")
+
+    livy_ca_file = Unicode(
+        help="""CA bundle (PEM) the gateway verifies Livy's TLS certificate with. Empty: the system's CAs.
+        Env: HUNTHUB_LIVY_CA_FILE."""
+    ).tag(config=True)
+
+    @default("livy_ca_file")
+    def _default_livy_ca_file(self):
+        return _env("LIVY_CA_FILE")
+
+    livy_verify = Bool(
+        help="""Verify Livy's TLS certificate. Turn off only for a test cluster with a self-signed
+        certificate, and prefer livy_ca_file. Env: HUNTHUB_LIVY_VERIFY (0 to disable)."""
+    ).tag(config=True)
+
+    @default("livy_verify")
+    def _default_livy_verify(self):
+        return _env("LIVY_VERIFY", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+    livy_gateway_port = Integer(help="Loopback port of the Livy gateway service. Env: HUNTHUB_LIVY_GATEWAY_PORT.").tag(
+        config=True
+    )
+
+    @default("livy_gateway_port")
+    def _default_livy_gateway_port(self):
+        return int(_env("LIVY_GATEWAY_PORT", str(self.hub_port + 1)))
+
+    livy_timeout = Integer(
+        help="Seconds the gateway waits for Livy to answer one request. Env: HUNTHUB_LIVY_TIMEOUT."
+    ).tag(config=True)
+
+    @default("livy_timeout")
+    def _default_livy_timeout(self):
+        return int(_env("LIVY_TIMEOUT", "30"))
+
+    livy_session_idle_timeout = Integer(
+        help="""Seconds after the last request from its kernel when the gateway deletes a Livy session.
+        A running sparkmagic kernel polls its session every 30 s, so only sessions of kernels that died
+        without cleaning up (closed laptop, killed server) are reaped. 0: never.
+        Env: HUNTHUB_LIVY_SESSION_IDLE_TIMEOUT."""
+    ).tag(config=True)
+
+    @default("livy_session_idle_timeout")
+    def _default_livy_session_idle_timeout(self):
+        return int(_env("LIVY_SESSION_IDLE_TIMEOUT", "600"))
+
     # --- data ------------------------------------------------------------------------------------
 
     warehouse = Unicode(
@@ -331,6 +414,15 @@ class HuntHub(Configurable):
     def master_url(self) -> str:
         """The URL kernels attach to."""
         return self.spark_master or f"spark://127.0.0.1:{self.spark_master_port}"
+
+    @property
+    def livy_dir(self) -> Path:
+        """Files the hub writes for the Livy kernels (the sparkmagic config every analyst's kernel reads)."""
+        return self.state / "livy"
+
+    @property
+    def livy_gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.livy_gateway_port}"
 
     @property
     def public_url(self) -> str:

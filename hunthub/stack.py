@@ -38,6 +38,8 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
         ports["Spark master"] = ("127.0.0.1", s.spark_master_port)
         ports["Spark master UI"] = ("127.0.0.1", s.spark_master_webui_port)
         ports["Spark worker UI"] = ("127.0.0.1", s.spark_worker_webui_port)
+    if s.livy_url:
+        ports["Livy gateway"] = ("127.0.0.1", s.livy_gateway_port)
     return ports
 
 
@@ -155,6 +157,8 @@ def banner(s: HuntHub, password: str | None) -> None:
             say(f"  Admin password (shown only this once): {password}")
         say(f"  The admin's first password is kept in {s.admin_password_file} (mode 0600).")
         say(f"  Analysts sign up at {s.public_url}hub/signup; approve them at {s.public_url}hub/authorize")
+    if s.livy_url:
+        say(f"  Livy kernels: {s.livy_url}, through the hub's Livy gateway ({s.livy_gateway_url})")
     if os.geteuid() != 0:
         say("  NOTE: running as a normal user, so all analysts share this OS account (demo only).")
     say(f"  Logs: {s.log_dir}    State: {s.state}")
