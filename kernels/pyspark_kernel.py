@@ -7,15 +7,13 @@ cells that do not touch Spark never wait.
 
 from __future__ import annotations
 
-import html
-import threading
-
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
-from hunthub.kernels import session, warm_driver
+from hunthub.kernels import session
 from hunthub.kernels.session import SparkUnavailableError
+from hunthub.kernels.starter import SessionStarter, banner
 
 
 def _render(exc: SparkUnavailableError) -> list[str]:
@@ -24,41 +22,6 @@ def _render(exc: SparkUnavailableError) -> list[str]:
 
 
 SparkUnavailableError._render_traceback_ = lambda self: _render(self)
-
-
-class SessionStarter(threading.Thread):
-    """Starts the SparkSession once, in the background; `result()` waits for it."""
-
-    def __init__(self):
-        super().__init__(name="hunthub-spark-start", daemon=True)
-        self.spark = None
-        self.info: session.SessionInfo | None = None
-        self.error: SparkUnavailableError | None = None
-        self.ready = threading.Event()
-        self.in_use = threading.Event()  # the analyst has started using Spark: stop warming up
-
-    def run(self):
-        adopted = None
-        try:
-            adopted = warm_driver.adopt() if warm_driver.enabled() else None
-            if adopted:
-                self.spark, self.info = adopted
-            else:
-                self.spark, self.info = session.start()
-        except SparkUnavailableError as e:
-            self.error = e
-        except Exception as e:  # noqa: BLE001 - anything else still must reach the analyst as a clear error
-            self.error = SparkUnavailableError(f"Spark could not start: {type(e).__name__}: {e}")
-        finally:
-            self.ready.set()
-        if self.spark is not None and not adopted:
-            session.warm_up(self.spark, self.info.tables, keep_going=lambda: not self.in_use.is_set())
-
-    def result(self):
-        self.ready.wait()
-        if self.error:
-            raise self.error
-        return self.spark
 
 
 class _Pending:
@@ -127,22 +90,7 @@ class HuntHubPySparkKernel(IPythonKernel):
     def _announce(self, spark, info: session.SessionInfo):
         from IPython.display import display
 
-        tables = ", ".join(info.tables) or "none"
-        text = f"Spark {spark.version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
-            f"; Spark UI: {info.ui_path}" if info.ui_path else ""
-        )
-        link = (
-            f' · <a class="hunthub-spark-ui" href="{html.escape(info.ui_path)}" target="_blank">Spark UI</a>'
-            if info.ui_path
-            else ""
-        )
-        problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
-        markup = (
-            f'<div class="hunthub-spark-banner">Spark {html.escape(spark.version)} · application '
-            f"<b>{html.escape(info.app_name)}</b> on <code>{html.escape(info.master)}</code> · tables: "
-            f"{html.escape(tables)}{link}{problems}</div>"
-        )
-        display({"text/plain": text + "".join(f"\n{p}" for p in info.problems), "text/html": markup}, raw=True)
+        display(banner(spark, info), raw=True)
 
     def do_shutdown(self, restart):
         if self.starter.spark is not None:

@@ -1,0 +1,68 @@
+"""What every hunthub Spark kernel does at start: bring up the session in the background, then say where it runs.
+
+The driver starts the moment the kernel does, on a background thread, so it warms up while the analyst is
+still reading the notebook; the first cell that needs Spark waits for it.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+
+from hunthub.kernels import session, warm_driver
+from hunthub.kernels.session import SparkUnavailableError
+
+
+class SessionStarter(threading.Thread):
+    """Starts the SparkSession once, in the background; `result()` waits for it."""
+
+    def __init__(self):
+        super().__init__(name="hunthub-spark-start", daemon=True)
+        self.spark = None
+        self.info: session.SessionInfo | None = None
+        self.error: SparkUnavailableError | None = None
+        self.ready = threading.Event()
+        self.in_use = threading.Event()  # the analyst has started using Spark: stop warming up
+
+    def run(self):
+        adopted = None
+        try:
+            adopted = warm_driver.adopt() if warm_driver.enabled() else None
+            if adopted:
+                self.spark, self.info = adopted
+            else:
+                self.spark, self.info = session.start()
+        except SparkUnavailableError as e:
+            self.error = e
+        except Exception as e:  # noqa: BLE001 - anything else still must reach the analyst as a clear error
+            self.error = SparkUnavailableError(f"Spark could not start: {type(e).__name__}: {e}")
+        finally:
+            self.ready.set()
+        if self.spark is not None and not adopted:
+            session.warm_up(self.spark, self.info.tables, keep_going=lambda: not self.in_use.is_set())
+
+    def result(self):
+        self.ready.wait()
+        if self.error:
+            raise self.error
+        return self.spark
+
+
+def banner(spark, info: session.SessionInfo) -> dict[str, str]:
+    """The one-line "where does my session run" note of a kernel's first Spark cell, as a mime bundle."""
+    tables = ", ".join(info.tables) or "none"
+    text = f"Spark {spark.version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
+        f"; Spark UI: {info.ui_path}" if info.ui_path else ""
+    )
+    link = (
+        f' · <a class="hunthub-spark-ui" href="{html.escape(info.ui_path)}" target="_blank">Spark UI</a>'
+        if info.ui_path
+        else ""
+    )
+    problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
+    markup = (
+        f'<div class="hunthub-spark-banner">Spark {html.escape(spark.version)} · application '
+        f"<b>{html.escape(info.app_name)}</b> on <code>{html.escape(info.master)}</code> · tables: "
+        f"{html.escape(tables)}{link}{problems}</div>"
+    )
+    return {"text/plain": text + "".join(f"\n{p}" for p in info.problems), "text/html": markup}
