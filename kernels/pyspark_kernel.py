@@ -90,7 +90,7 @@ class HuntHubPySparkKernel(IPythonKernel):
     def _announce(self, spark, info: session.SessionInfo):
         from IPython.display import display
 
-        display(banner(spark, info), raw=True)
+        display(banner(spark.version, info), raw=True)
 
     def do_shutdown(self, restart):
         if self.starter.spark is not None:

@@ -7,7 +7,6 @@ first cell waits for it.
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from ipykernel.kernelbase import Kernel
 from hunthub import __version__
 from hunthub.kernels.scala_repl import MAGICS_HELP, Error, Result, ScalaRepl, Stream
 from hunthub.kernels.session import SparkUnavailableError
+from hunthub.kernels.starter import banner
 
 # seconds an interrupted cell gets to stop by itself before its thread is stopped the hard way
 INTERRUPT_GRACE = 15
@@ -137,24 +137,9 @@ class HuntHubScalaKernel(Kernel):
                 return [Error("DriverError", lines[0], [f"\x1b[31m{ln}\x1b[0m" for ln in lines])]
 
     def _banner(self) -> dict[str, str]:
-        info, version = self.repl.info, self.repl.spark_version
-        tables = ", ".join(info.tables) or "none"
-        text = f"Spark {version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
-            f"; Spark UI: {info.ui_path}" if info.ui_path else ""
+        return banner(
+            self.repl.spark_version, self.repl.info, note_html="<code>%AddJar</code> adds a jar", note_text=MAGICS_HELP
         )
-        link = (
-            f' · <a class="hunthub-spark-ui" href="{html.escape(info.ui_path)}" target="_blank">Spark UI</a>'
-            if info.ui_path
-            else ""
-        )
-        problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
-        markup = (
-            f'<div class="hunthub-spark-banner">Spark {html.escape(version)} · application '
-            f"<b>{html.escape(info.app_name)}</b> on <code>{html.escape(info.master)}</code> · tables: "
-            f"{html.escape(tables)}{link} · <code>%AddJar</code> adds a jar{problems}</div>"
-        )
-        plain = text + "".join(f"\n{p}" for p in info.problems) + f"\n{MAGICS_HELP}"
-        return {"text/plain": plain, "text/html": markup}
 
     def _ok(self) -> dict:
         return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}

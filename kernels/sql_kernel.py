@@ -175,7 +175,7 @@ class HuntHubSqlKernel(Kernel):
         if not self._announced:
             self._announced = True
             if not silent:
-                self._show(banner(spark, self.starter.info), last=False)
+                self._show(banner(spark.version, self.starter.info), last=False)
         try:
             return self._run_all(spark, cell.statements, limit, silent)
         except KeyboardInterrupt:

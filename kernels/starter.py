@@ -48,10 +48,11 @@ class SessionStarter(threading.Thread):
         return self.spark
 
 
-def banner(spark, info: session.SessionInfo) -> dict[str, str]:
-    """The one-line "where does my session run" note of a kernel's first Spark cell, as a mime bundle."""
+def banner(version: str, info: session.SessionInfo, note_html: str = "", note_text: str = "") -> dict[str, str]:
+    """The one-line "where does my session run" note of a kernel's first Spark cell, as a mime bundle;
+    `note_*` is a kernel's own hint (e.g. its magics)."""
     tables = ", ".join(info.tables) or "none"
-    text = f"Spark {spark.version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
+    text = f"Spark {version}: application '{info.app_name}' on {info.master}; tables: {tables}" + (
         f"; Spark UI: {info.ui_path}" if info.ui_path else ""
     )
     link = (
@@ -59,10 +60,12 @@ def banner(spark, info: session.SessionInfo) -> dict[str, str]:
         if info.ui_path
         else ""
     )
+    note = f" · {note_html}" if note_html else ""
     problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
     markup = (
-        f'<div class="hunthub-spark-banner">Spark {html.escape(spark.version)} · application '
+        f'<div class="hunthub-spark-banner">Spark {html.escape(version)} · application '
         f"<b>{html.escape(info.app_name)}</b> on <code>{html.escape(info.master)}</code> · tables: "
-        f"{html.escape(tables)}{link}{problems}</div>"
+        f"{html.escape(tables)}{link}{note}{problems}</div>"
     )
-    return {"text/plain": text + "".join(f"\n{p}" for p in info.problems), "text/html": markup}
+    plain = text + "".join(f"\n{p}" for p in info.problems) + (f"\n{note_text}" if note_text else "")
+    return {"text/plain": plain, "text/html": markup}

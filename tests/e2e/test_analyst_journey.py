@@ -106,6 +106,11 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
             login(page, base, analyst, PASSWORD)
             page.wait_for_url(re.compile(rf".*/user/{analyst}/tree.*"), timeout=180_000)
             page.get_by_text(NOTEBOOK).first.wait_for(timeout=60_000)
+            # the three hunthub kernels are on offer (what the New menu lists); Livy's are not, with no Livy URL
+            specs = page.request.get(f"{base}/user/{analyst}/api/kernelspecs").json()["kernelspecs"]
+            offered = {spec["spec"]["display_name"] for spec in specs.values()}
+            assert {"PySpark (hunthub)", "Scala (Spark, hunthub)", "Spark SQL (hunthub)"} <= offered, offered
+            assert not any("Livy" in name for name in offered), offered
 
             page.goto(f"{base}/user/{analyst}/notebooks/{NOTEBOOK}")
             run_all_cells(page)

@@ -7,10 +7,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pyarrow.dataset as ds
 import pytest
 from traitlets.config import Config
 
-from hunthub import cluster
+from hunthub import catalog, cluster
 from hunthub.data import demo
 from hunthub.processes import Supervisor
 from hunthub.settings import HuntHub
@@ -80,3 +81,10 @@ def spark_cluster():
     finally:
         sup.stop_all()
         shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def auth_events(spark_cluster):
+    """The demo table as the warehouse holds it, read with pyarrow: the independent answer key for kernels."""
+    warehouse = catalog.local_path(spark_cluster.settings.warehouse)
+    return ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").to_table()

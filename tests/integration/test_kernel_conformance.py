@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import unittest
 
 import jupyter_kernel_test
 import pytest
 
+from tests.integration.conformance import LocalDriver
+
 pytestmark = pytest.mark.integration
 
 
-class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
+class PySparkKernelConformance(LocalDriver, jupyter_kernel_test.KernelTests):
     kernel_name = "hunthub-pyspark"
     language_name = "python"
     file_extension = ".py"
@@ -32,22 +33,6 @@ class PySparkKernelConformance(jupyter_kernel_test.KernelTests):
     supported_history_operations = ("tail", "search")
     code_inspect_sample = "zip"
     code_clear_output = "from IPython.display import clear_output; clear_output()"
-
-    @classmethod
-    def setUpClass(cls):
-        # The protocol is what is under test: a local driver is enough (and no warm driver is adopted).
-        cls._saved = {k: os.environ.get(k) for k in ("HUNTHUB_SPARK_MASTER", "HUNTHUB_WARM_DRIVER")}
-        os.environ.update(HUNTHUB_SPARK_MASTER="local[1]", HUNTHUB_WARM_DRIVER="0")
-        super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        for k, v in cls._saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
     def test_spark_is_attached(self):
         self.flush_channels()

@@ -11,10 +11,8 @@ import time
 from datetime import datetime
 
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pytest
 
-from hunthub import catalog
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -28,12 +26,6 @@ def kernel(spark_cluster):
     k.started = time.monotonic()
     yield k
     k.shutdown()
-
-
-@pytest.fixture(scope="module")
-def auth_events(spark_cluster):
-    warehouse = catalog.local_path(spark_cluster.settings.warehouse)
-    return ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").to_table()
 
 
 def value(result) -> str:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import unittest
 
 import jupyter_kernel_test
 import pytest
 
+from tests.integration.conformance import LocalDriver
+
 pytestmark = pytest.mark.integration
 
 
-class ScalaKernelConformance(jupyter_kernel_test.KernelTests):
+class ScalaKernelConformance(LocalDriver, jupyter_kernel_test.KernelTests):
     kernel_name = "hunthub-scala"
     language_name = "scala"
     file_extension = ".scala"
@@ -29,23 +30,7 @@ class ScalaKernelConformance(jupyter_kernel_test.KernelTests):
     # a named value: `res<N>` numbering would depend on the order the tests run in
     code_execute_result = [{"code": "val answer = 6 * 7", "result": "val answer: Int = 42"}]
 
-    @classmethod
-    def setUpClass(cls):
-        # The protocol is what is under test: a local driver is enough.
-        cls._saved = {k: os.environ.get(k) for k in ("HUNTHUB_SPARK_MASTER", "HUNTHUB_WARM_DRIVER")}
-        os.environ.update(HUNTHUB_SPARK_MASTER="local[1]", HUNTHUB_WARM_DRIVER="0")
-        super().setUpClass()
-        # wait for the interpreter and session (and take the one-off banner) before the timed protocol tests
-        cls.kc.execute_interactive("()", timeout=240)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        for k, v in cls._saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    first_cell = "()"
 
     def test_spark_is_attached(self):
         self.flush_channels()

@@ -8,10 +8,8 @@ import time
 import urllib.request
 
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pytest
 
-from hunthub import catalog
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -33,12 +31,6 @@ def kernel(spark_cluster):
     k = Kernel(env, name="hunthub-sql")
     yield k
     k.shutdown()
-
-
-@pytest.fixture(scope="module")
-def auth_events(spark_cluster):
-    warehouse = catalog.local_path(spark_cluster.settings.warehouse)
-    return ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").to_table()
 
 
 def table_rows(text: str) -> list[list[str]]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import unittest
 
 import jupyter_kernel_test
 import pytest
 
+from tests.integration.conformance import LocalDriver
+
 pytestmark = pytest.mark.integration
 
 
-class SqlKernelConformance(jupyter_kernel_test.KernelTests):
+class SqlKernelConformance(LocalDriver, jupyter_kernel_test.KernelTests):
     kernel_name = "hunthub-sql"
     language_name = "sql"
     file_extension = ".sql"
@@ -35,23 +36,7 @@ class SqlKernelConformance(jupyter_kernel_test.KernelTests):
     supported_history_operations = ("tail", "search")
     code_inspect_sample = "count"
 
-    @classmethod
-    def setUpClass(cls):
-        # The protocol is what is under test: a local driver is enough (and no warm driver is adopted).
-        cls._saved = {k: os.environ.get(k) for k in ("HUNTHUB_SPARK_MASTER", "HUNTHUB_WARM_DRIVER")}
-        os.environ.update(HUNTHUB_SPARK_MASTER="local[1]", HUNTHUB_WARM_DRIVER="0")
-        super().setUpClass()
-        # The first cell also shows where the session runs; get that out of the way of the exact-output checks.
-        cls.kc.execute_interactive("select 1", timeout=180)
-
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        for k, v in cls._saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    first_cell = "select 1"
 
     def test_kernel_info_names_sql(self):
         self.flush_channels()
