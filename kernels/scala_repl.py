@@ -131,7 +131,7 @@ class ScalaRepl:
         except SparkUnavailableError as e:
             self.error = e
         except Exception as e:  # noqa: BLE001 - anything else must still reach the analyst as a clear error
-            tail = session._tail(log_path) if log_path else ""
+            tail = session.log_tail(log_path) if log_path else ""
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             self.error = SparkUnavailableError(
                 f"Spark could not start its driver: {first}" + (f"\nDriver log {log_path}:\n{tail}" if tail else "")
@@ -143,7 +143,7 @@ class ScalaRepl:
         from pyspark import SparkConf
         from pyspark.java_gateway import launch_gateway
 
-        self._ui_port = session._free_port()
+        self._ui_port = session.free_port()
         props = session.spark_properties(self.env, self._ui_port)
         # spark-repl would otherwise enable Hive and create a Derby metastore in the notebook's directory
         props.setdefault("spark.sql.catalogImplementation", "in-memory")
@@ -201,9 +201,9 @@ class ScalaRepl:
         self._drain(self._err)
         if result != "Success":
             first = next((ln for ln in echo.splitlines() if ln.strip()), result)
-            raise SparkUnavailableError(
-                f"Spark could not start its driver: {first.strip()}\nDriver log {log_path}:\n{session._tail(log_path)}"
-            )
+            tail = session.log_tail(log_path)
+            message = f"Spark could not start its driver: {first.strip()}"
+            raise SparkUnavailableError(f"{message}\nDriver log {log_path}:\n{tail}")
         jvm = self._gateway.jvm
         self._jspark = self._intp.valueOfTerm("spark").get()
         self._jsc = self._jspark.sparkContext()

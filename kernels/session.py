@@ -39,7 +39,8 @@ class SessionInfo:
     driver_log: str = ""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free right now (for the Spark UI, which must be known before the driver starts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -137,7 +138,8 @@ def driver_log_path(env=os.environ) -> Path:
     return log_dir / f"driver-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 
-def _tail(path: Path, lines: int = 12) -> str:
+def log_tail(path: Path, lines: int = 12) -> str:
+    """The last lines of a driver log, for error messages that say why a driver did not start."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -147,7 +149,7 @@ def _tail(path: Path, lines: int = 12) -> str:
 def start(env=os.environ):
     """Create the session; returns (SparkSession, SessionInfo). Raises SparkUnavailableError."""
     preflight(env)
-    ui_port = _free_port()
+    ui_port = free_port()
     props = spark_properties(env, ui_port)
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
@@ -162,7 +164,7 @@ def start(env=os.environ):
         SparkContext(conf=conf, gateway=gateway)
         spark = SparkSession.builder.getOrCreate()
     except Exception as e:  # Java missing, JVM failed to start, bad property
-        tail = _tail(log_path)
+        tail = log_tail(log_path)
         raise SparkUnavailableError(
             f"Spark could not start its driver: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}\n"
             f"Driver log {log_path}:\n{tail}"
