@@ -12,7 +12,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from hunthub import paths
+from hunthub import catalog, cluster, paths
 from hunthub.settings import HuntHub, load
 
 
@@ -99,6 +99,11 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
     c.JupyterHub.spawner_class = "hunthub-local"
     c.HuntHubLocalSpawner.home_root = str(s.homes_dir)
     c.HuntHubLocalSpawner.notebooks_source = str(paths.notebooks_dir())
+    warehouse = catalog.local_path(s.warehouse)
+    if warehouse is not None:
+        c.HuntHubLocalSpawner.scratch_root = str(warehouse / "users")
+        if s.embedded_cluster and os.geteuid() == 0:
+            c.HuntHubLocalSpawner.scratch_writers = [cluster.SPARK_USER]
     c.Spawner.cmd = [paths.venv_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/tree"
     c.Spawner.environment = kernel_environment(s)

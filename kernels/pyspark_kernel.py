@@ -61,6 +61,7 @@ class HuntHubPySparkKernel(IPythonKernel):
         ns = self.shell.user_ns
         ns["spark"] = _Pending(self, "spark")
         ns["sc"] = _Pending(self, "sc")
+        ns["scratch"] = session.scratch_uri()
         self.shell.events.register("pre_run_cell", self._pre_run_cell)
         self.shell.events.register("post_run_cell", self._post_run_cell)
 

@@ -39,6 +39,8 @@ sc.setLocalProperty("spark.job.interruptOnCancel", "true")
 import spark.implicits._
 import spark.sql
 import org.apache.spark.sql.functions._
+val scratch: String = sys.env.getOrElse("HUNTHUB_SCRATCH",
+  new java.io.File(sys.props("user.home"), ".hunthub/scratch").toURI.toString)
 """
 _TYPE_DEFS = {"ClassDef", "ModuleDef"}
 _NOT_EXPRESSIONS = {"ClassDef", "ModuleDef", "ValDef", "DefDef", "TypeDef", "Import", "PackageDef"}

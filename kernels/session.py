@@ -50,6 +50,17 @@ def app_name(env=os.environ) -> str:
     return env.get("JUPYTERHUB_USER") or getpass.getuser()
 
 
+def scratch_uri(env=os.environ) -> str:
+    """Where the analyst's Spark jobs may write: the scratch space the spawner prepared in the warehouse (shared
+    with the executors' account), else a folder in the home, which only a local master can write to."""
+    given = env.get("HUNTHUB_SCRATCH")
+    if given:
+        return given
+    fallback = Path.home() / ".hunthub" / "scratch"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback.as_uri()
+
+
 def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, str]:
     """Every property of the analyst's session, derived from env; pure, so tests can assert it."""
     master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
@@ -74,6 +85,10 @@ def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, st
         if prefix:
             # the UI is served through jupyter-server-proxy under the analyst's server
             props["spark.ui.proxyBase"] = f"{prefix.rstrip('/')}/proxy/{ui_port}"
+    if env.get("HUNTHUB_SCRATCH"):
+        # Hadoop chmods what it creates (0755 by default), which would cut the executors' account out of the
+        # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
+        props["spark.hadoop.fs.permissions.umask-mode"] = "007"
     props.update(json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}"))
     return props
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, List, Unicode, default
 
 from hunthub.spawner.seed import seed
 
@@ -36,6 +36,20 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         config=True,
         help="""Run each analyst's server as their own system account, created on first spawn. Needs root;
         defaults to True exactly when the hub runs as root.""",
+    )
+
+    scratch_root = Unicode(
+        "",
+        config=True,
+        help="""Local directory holding each analyst's scratch space (`<scratch_root>/<name>`): where their Spark
+        jobs write results. Besides the analyst, only the `scratch_writers` accounts may enter it. Empty: none.""",
+    )
+    scratch_writers = List(
+        Unicode(),
+        config=True,
+        help="""Accounts that write into analysts' scratch spaces beside the analyst: the account Spark executors
+        run as (`hunthub-spark` for the embedded cluster). Granted through POSIX ACLs (Debian `acl`), which new
+        files and directories inherit, so the analyst's driver can commit and delete what executors wrote.""",
     )
 
     @default("create_system_users")
@@ -88,8 +102,10 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         if not self.create_system_users:
             home.chmod(0o700)
             seed(source, home)
+            self.prepare_scratch(None)
             return
         account = self._ensure_system_user()
+        self.prepare_scratch(account)
         os.chown(home, account.pw_uid, account.pw_gid)
         home.chmod(0o700)
         result = subprocess.run(
@@ -101,6 +117,37 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         if result.returncode != 0:
             raise RuntimeError(f"could not deliver notebooks to {home}: {result.stderr.strip()[-500:]}")
 
+    @property
+    def scratch_dir(self) -> Path | None:
+        return Path(self.scratch_root) / self.user.name if self.scratch_root else None
+
+    def prepare_scratch(self, account: pwd.struct_passwd | None) -> None:
+        """The analyst's scratch space: theirs (0770), plus ACL entries for the executors' account."""
+        scratch = self.scratch_dir
+        if scratch is None:
+            return
+        scratch.parent.mkdir(parents=True, exist_ok=True)
+        if scratch.is_symlink():
+            raise RuntimeError(f"{scratch} is a symlink; refusing to use it as {self.user.name}'s scratch space")
+        scratch.mkdir(exist_ok=True)
+        if account is None:
+            return
+        # others may pass through the root to their own space but not list who has one
+        scratch.parent.chmod(0o711)
+        os.chown(scratch, account.pw_uid, account.pw_gid)
+        scratch.chmod(0o770)
+        if not self.scratch_writers:
+            return
+        entries = [f"u:{account.pw_name}:rwx", "m::rwx"]
+        entries += [f"u:{writer}:rwx" for writer in self.scratch_writers]
+        spec = ",".join(entries + [f"d:{e}" for e in entries] + ["d:u::rwx", "d:g::---", "d:o::---"])
+        try:
+            done = subprocess.run(["setfacl", "-R", "-m", spec, str(scratch)], capture_output=True, text=True)
+        except FileNotFoundError:
+            raise RuntimeError("setfacl is missing (Debian: apt-get install acl); bin/hunthub installs it") from None
+        if done.returncode != 0:
+            raise RuntimeError(f"could not share {scratch} with Spark's executors: {done.stderr.strip()}")
+
     def make_preexec_fn(self, name):
         if self.create_system_users:
             return set_user_setuid(self.system_user)
@@ -111,6 +158,8 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         env["USER"] = self.system_user
         env["HOME"] = str(self.home_dir)
         env["SHELL"] = "/bin/bash"
+        if self.scratch_dir is not None:
+            env["HUNTHUB_SCRATCH"] = self.scratch_dir.as_uri()
         return env
 
     def get_args(self):

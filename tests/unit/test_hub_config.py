@@ -1,6 +1,7 @@
 """hunthub's JupyterHub configuration, applied to a bare Config as TLJH's tests do."""
 
 import json
+import os
 import re
 import stat
 from importlib.metadata import entry_points
@@ -177,6 +178,23 @@ def test_kernels_are_told_where_catalog_and_warehouse_are(settings, state_dir):
     env = c.Spawner.environment
     assert env["HUNTHUB_WAREHOUSE"] == "hdfs://namenode.soc.example:8020/warehouse"
     assert Path(env["HUNTHUB_CATALOG"]).parent == state_dir
+
+
+def test_scratch_spaces_live_in_a_local_warehouse_shared_with_the_executors(settings, state_dir):
+    c = Config()
+    hubconfig.apply_spawner(c, settings())
+    assert Path(c.HuntHubLocalSpawner.scratch_root) == state_dir / "warehouse" / "users"
+    if os.geteuid() == 0:  # the embedded cluster's executors run as their own account only under root
+        assert c.HuntHubLocalSpawner.scratch_writers == ["hunthub-spark"]
+
+
+def test_no_scratch_spaces_for_a_remote_warehouse_or_executors_elsewhere(settings):
+    c = Config()
+    hubconfig.apply_spawner(c, settings(warehouse="hdfs://namenode.soc.example:8020/warehouse"))
+    assert "scratch_root" not in c.HuntHubLocalSpawner
+    c = Config()
+    hubconfig.apply_spawner(c, settings(spark_master="spark://x:7077"))
+    assert "scratch_writers" not in c.HuntHubLocalSpawner
 
 
 def test_kernel_spark_conf_limits_cores_and_merges_extra_properties(settings):

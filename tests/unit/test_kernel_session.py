@@ -54,6 +54,20 @@ def test_hub_spark_conf_is_merged():
     assert props["spark.sql.shuffle.partitions"] == "8"
 
 
+def test_writes_keep_a_scratch_space_shared_with_the_executors():
+    # what Hadoop creates is chmodded with this umask: 007 leaves the ACL mask (group bits) at rwx
+    scratch = {"HUNTHUB_SPARK_MASTER": LOOPBACK_MASTER, "HUNTHUB_SCRATCH": "file:///w/users/ana"}
+    assert session.spark_properties(scratch)["spark.hadoop.fs.permissions.umask-mode"] == "007"
+    assert "spark.hadoop.fs.permissions.umask-mode" not in session.spark_properties({})
+
+
+def test_scratch_is_where_the_hub_says_else_in_the_home(monkeypatch, tmp_path):
+    assert session.scratch_uri({"HUNTHUB_SCRATCH": "file:///w/users/ana"}) == "file:///w/users/ana"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert session.scratch_uri({}) == (tmp_path / ".hunthub" / "scratch").as_uri()
+    assert (tmp_path / ".hunthub" / "scratch").is_dir()
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

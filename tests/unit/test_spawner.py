@@ -5,6 +5,7 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -156,3 +157,48 @@ def test_prepare_home_does_not_follow_an_analysts_symlink(root_spawner, home, tm
 
     assert victim.read_text() == "secret"
     assert victim.stat().st_uid == 0
+
+
+# --- the scratch space, shared with the Spark executors' account -----------------------------------------
+
+
+def _as(user: str, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["runuser", "-u", user, "--", "sh", "-c", script], capture_output=True, text=True)
+
+
+@needs_root
+def test_scratch_space_lets_executors_write_and_the_analyst_commit(root_spawner, tmp_path, analyst_account):
+    # `daemon` stands in for the executors' account (hunthub-spark), `nobody` for the analyst, `games` for another
+    root_spawner.scratch_root = str(tmp_path / "warehouse" / "users")
+    root_spawner.scratch_writers = ["daemon"]
+    root_spawner.prepare_home()
+    scratch = tmp_path / "warehouse" / "users" / "alice"
+    assert scratch.stat().st_uid == analyst_account.pw_uid
+    assert stat.S_IMODE(scratch.stat().st_mode) & 0o007 == 0
+
+    # what a Parquet write does: the driver creates the output dir, executors write task files into it, then
+    # the driver moves them into place and removes what the executors left behind
+    assert _as("nobody", f"mkdir -p {scratch}/out/_temporary").returncode == 0
+    executor = _as("daemon", f"mkdir {scratch}/out/_temporary/task && echo rows > {scratch}/out/_temporary/task/part-0")
+    assert executor.returncode == 0, executor.stderr
+    commit = _as("nobody", f"mv {scratch}/out/_temporary/task/part-0 {scratch}/out/ && rm -r {scratch}/out/_temporary")
+    assert commit.returncode == 0, commit.stderr
+    assert (scratch / "out" / "part-0").read_text() == "rows\n"
+
+    other = _as("games", f"ls {scratch}")
+    assert other.returncode != 0 and "Permission denied" in other.stderr
+    assert root_spawner.user_env({})["HUNTHUB_SCRATCH"] == scratch.as_uri()
+
+
+@needs_root
+def test_scratch_space_refuses_a_symlink(root_spawner, tmp_path):
+    root_spawner.scratch_root = str(tmp_path / "users")
+    (tmp_path / "users").mkdir()
+    (tmp_path / "users" / "alice").symlink_to(tmp_path)
+    with pytest.raises(RuntimeError, match="symlink"):
+        root_spawner.prepare_home()
+
+
+def test_no_scratch_space_without_a_local_warehouse(spawner):
+    spawner.prepare_home()
+    assert "HUNTHUB_SCRATCH" not in spawner.user_env({})
