@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from hunthub import __version__
@@ -47,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
 
     data = sub.add_parser("data", help="datasets in the warehouse")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    demo_p = data_sub.add_parser("demo", parents=[common], help="(re)write the demo authentication events")
-    demo_p.add_argument("--events", type=int, default=None, help="number of events (default 50,000)")
+    gen_help = "write the synthetic security dataset (all sources, planted attacks) and its answer key"
+    for name, help_ in (("generate", gen_help), ("demo", "the same as generate: (re)write the demo dataset")):
+        _generate_arguments(data_sub.add_parser(name, parents=[common], help=help_, description=help_))
 
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
@@ -69,25 +69,30 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub.doctor import doctor
 
         return doctor(s)
-    if args.command == "data" and args.data_command == "demo":
-        return _data_demo(s, args.events or s.demo_data_events)
+    if args.command == "data" and args.data_command in ("generate", "demo"):
+        from hunthub.data.cli import generate_command
+
+        return generate_command(s, args)
     parser.error("unknown command")
     return 2
 
 
-def _data_demo(s: HuntHub, events: int) -> int:
-    from hunthub import catalog
-    from hunthub.data import demo
+def _count(text: str) -> int:
+    try:
+        return int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
-    warehouse = catalog.local_path(s.warehouse)
-    if warehouse is None:
-        print(f"The demo data is written only to a local warehouse; {s.warehouse} is not one.", file=sys.stderr)
-        return 1
-    warehouse.mkdir(parents=True, exist_ok=True)
 
-    def progress(done, total):
-        print(f"\rauth_events: {done:,}/{total:,} events", end="", flush=True)
-
-    demo.write_and_register(warehouse, Path(s.catalog_path), events, progress)
-    print(f"\nwritten to {warehouse / demo.TABLE}; catalog {s.catalog_path}")
-    return 0
+def _generate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--events",
+        type=_count,
+        default=None,
+        help="event rows over all event tables, at least 5,000; 10^4 to 10^8 is usual (default: demo_data_events)",
+    )
+    p.add_argument("--seed", type=_count, default=None, help="random seed: the same seed gives the same data")
+    p.add_argument("--days", type=_count, default=None, help="days of data from 2026-11-02 (default 7)")
+    p.add_argument("--out", help="directory for the tables (default: the warehouse, and register them there)")
+    p.add_argument("--answer-key", help="where to write the answer key (default: <state dir>/answer-key.json, "
+                   "or <out>/answer-key.json with --out)")  # fmt: skip

@@ -356,12 +356,35 @@ class HuntHub(Configurable):
         return _env("CATALOG") or str(Path(self.state_dir, "catalog.json"))
 
     demo_data_events = Integer(
-        help="Authentication events in the demo dataset written on first `hunthub up` (0: none)."
+        help="""Events (rows over auth_events, process_events and the Zeek logs) in the synthetic dataset written on
+        first `hunthub up`, at least 5,000; 0: none. `hunthub data generate --events N` writes other sizes."""
     ).tag(config=True)
 
     @default("demo_data_events")
     def _default_demo_data_events(self):
         return int(_env("DEMO_DATA_EVENTS", "50000"))
+
+    kafka_bootstrap_servers = Unicode(
+        help="""Kafka brokers `hunthub ingest stream --source kafka` reads from, host:port[,host:port].
+        Needs Spark's Kafka connector (see the README). Env: HUNTHUB_KAFKA_BOOTSTRAP_SERVERS."""
+    ).tag(config=True)
+
+    @default("kafka_bootstrap_servers")
+    def _default_kafka_bootstrap_servers(self):
+        return _env("KAFKA_BOOTSTRAP_SERVERS")
+
+    kafka_topic = Unicode(help="Kafka topic of `hunthub ingest stream --source kafka`. Env: HUNTHUB_KAFKA_TOPIC.").tag(
+        config=True
+    )
+
+    @default("kafka_topic")
+    def _default_kafka_topic(self):
+        return _env("KAFKA_TOPIC")
+
+    kafka_options = Dict(
+        help="""Extra options of the Kafka source, e.g. {'kafka.security.protocol': 'SASL_SSL',
+        'kafka.sasl.mechanism': 'PLAIN', 'maxOffsetsPerTrigger': '100000'}."""
+    ).tag(config=True)
 
     # --- where things are -----------------------------------------------------------------------
 

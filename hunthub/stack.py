@@ -103,7 +103,7 @@ def ensure_demo_data(s: HuntHub) -> None:
 
     def progress(done: int, total: int) -> None:
         bar = "#" * (30 * done // total)
-        line = f"      auth_events [{bar:<30}] {done:,}/{total:,} events"
+        line = f"      [{bar:<30}] {done:,}/{total:,} events"
         if tty:
             print("\r" + line, end="", flush=True)
         elif done == total or done * 4 // total > len(shown):  # a log gets a line per quarter, not a spinner
@@ -111,10 +111,12 @@ def ensure_demo_data(s: HuntHub) -> None:
             say(line)
 
     say(f"[3/4] demo data in {s.warehouse}:")
-    if demo.ensure(warehouse, Path(s.catalog_path), s.demo_data_events, progress):
-        say(("\n" if tty else "") + "      written; catalog " + s.catalog_path)
+    key = Path(s.state_dir) / "answer-key.json"
+    if demo.ensure(warehouse, Path(s.catalog_path), s.demo_data_events, progress, answer_key=key):
+        say(("\n" if tty else "") + f"      written: {', '.join(demo.TABLES)}; catalog {s.catalog_path}")
+        say(f"      answer key to the planted attacks (for you, not the analysts): {key}")
     else:
-        say("      already there (table auth_events)")
+        say("      already there (tables " + ", ".join(demo.TABLES) + ")")
 
 
 def hub_service(s: HuntHub) -> Service:

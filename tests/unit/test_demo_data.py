@@ -1,9 +1,9 @@
-"""The demo authentication dataset written on first `hunthub up`."""
+"""The demo dataset written on first `hunthub up` (the synthetic generator at the configured size)."""
 
 import re
 import shutil
 import stat
-from datetime import date, timedelta
+from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,9 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from hunthub import catalog
-from hunthub.data import demo
+from hunthub.data import demo, generate
+from hunthub.data.tables import ALL, EVENT_TABLES
 
-EVENTS = 1003  # not a multiple of 7: the remainder must not get lost
+EVENTS = 5003  # not a multiple of 7: the remainder must not get lost
 
 
 @pytest.fixture(scope="module")
@@ -29,25 +30,42 @@ def rows(written):
     return ds.dataset(written[1], format="parquet", partitioning="hive").to_table()
 
 
-def test_same_day_gives_the_same_rows():
-    assert demo.generate_day(2, 300).equals(demo.generate_day(2, 300))
+def event_rows(warehouse) -> int:
+    return sum(generate.read_table(warehouse / t.name).num_rows for t in EVENT_TABLES)
 
 
-def test_different_days_differ():
-    day0, day1 = demo.generate_day(0, 300), demo.generate_day(1, 300)
+def test_the_same_size_gives_the_same_rows(tmp_path, rows):
+    again = demo.write(tmp_path, EVENTS)
+    assert ds.dataset(again, format="parquet", partitioning="hive").to_table().equals(rows)
+
+
+def test_different_days_differ(rows):
+    day0 = rows.filter(pc.equal(rows["date"], "2026-11-02"))
+    day1 = rows.filter(pc.equal(rows["date"], "2026-11-03"))
+    n = min(day0.num_rows, day1.num_rows)
     # not the same events shifted by a day
-    assert not day0.drop_columns(["event_time"]).equals(day1.drop_columns(["event_time"]))
+    assert (
+        not day0.slice(0, n)
+        .drop_columns(["event_time", "date"])
+        .equals(day1.slice(0, n).drop_columns(["event_time", "date"]))
+    )
     assert pc.max(day0["event_time"]).as_py() < pc.min(day1["event_time"]).as_py()
 
 
-def test_events_of_a_day_are_sorted_and_within_that_day():
-    times = demo.generate_day(3, 500)["event_time"].to_pylist()
-    assert times == sorted(times)
-    assert {t.date() for t in times} == {demo.START.date() + timedelta(days=3)}
+def test_events_of_a_partition_are_within_that_day_and_sorted_by_host_and_time(written):
+    _, table_dir = written
+    for part in table_dir.iterdir():
+        day = date.fromisoformat(part.name.removeprefix("date="))
+        for f in part.iterdir():
+            t = pq.read_table(f)
+            assert {x.date() for x in t["event_time"].to_pylist()} == {day}
+            keys = list(zip(t["dst_host"].to_pylist(), t["event_time"].to_pylist(), strict=True))
+            assert keys == sorted(keys)
+    assert demo.START.date() == date(2026, 11, 2)
 
 
-def test_write_produces_exactly_the_requested_rows(rows):
-    assert rows.num_rows == EVENTS
+def test_write_produces_exactly_the_requested_rows(written):
+    assert event_rows(written[0]) == EVENTS
 
 
 def test_write_partitions_by_seven_consecutive_dates(written, rows):
@@ -60,9 +78,10 @@ def test_write_partitions_by_seven_consecutive_dates(written, rows):
     assert len(set(rows["date"].to_pylist())) == 7
 
 
-def test_write_leaves_only_the_table(written):
+def test_write_leaves_only_the_tables(written):
     warehouse, table_dir = written
-    assert list(warehouse.iterdir()) == [table_dir]
+    assert sorted(p.name for p in warehouse.iterdir()) == sorted(ALL)
+    assert table_dir == warehouse / "auth_events"
 
 
 def test_written_files_are_readable_by_analysts(written):
@@ -103,32 +122,34 @@ def test_ddl_types_match_the_parquet_types(written):
 
 
 def test_rewrite_replaces_the_table(tmp_path):
-    demo.write(tmp_path, 70)
-    table_dir = demo.write(tmp_path, 21)
-    assert ds.dataset(table_dir, format="parquet", partitioning="hive").count_rows() == 21
+    demo.write(tmp_path, 7000)
+    demo.write(tmp_path, 5000)
+    assert event_rows(tmp_path) == 5000
 
 
 def test_ensure_writes_once_and_registers_the_table(tmp_path):
     warehouse, catalog_path = tmp_path / "warehouse", tmp_path / "catalog.json"
     warehouse.mkdir()
-    assert demo.ensure(warehouse, catalog_path, 140) is True
+    assert demo.ensure(warehouse, catalog_path, 5000) is True
     table = catalog.load(catalog_path)["auth_events"]
     location = table.location(warehouse.as_uri())
-    assert ds.dataset(location.removeprefix("file://"), format="parquet", partitioning="hive").count_rows() == 140
+    assert ds.dataset(location.removeprefix("file://"), format="parquet", partitioning="hive").count_rows() > 1000
     assert table.schema == demo.DDL
+    assert event_rows(warehouse) == 5000
+    assert set(catalog.load(catalog_path)) == set(ALL)
 
     first_file = next((warehouse / "auth_events").rglob("*.parquet"))
     written_at = first_file.stat().st_mtime_ns
-    assert demo.ensure(warehouse, catalog_path, 140) is False
+    assert demo.ensure(warehouse, catalog_path, 5000) is False
     assert first_file.stat().st_mtime_ns == written_at
 
 
 def test_ensure_rewrites_a_table_whose_data_was_removed(tmp_path):
     warehouse, catalog_path = tmp_path / "warehouse", tmp_path / "catalog.json"
     warehouse.mkdir()
-    demo.ensure(warehouse, catalog_path, 70)
+    demo.ensure(warehouse, catalog_path, 5000)
     shutil.rmtree(warehouse / "auth_events")
-    assert demo.ensure(warehouse, catalog_path, 70) is True
+    assert demo.ensure(warehouse, catalog_path, 5000) is True
     assert (warehouse / "auth_events").is_dir()
 
 
@@ -137,7 +158,7 @@ def test_ensure_keeps_other_catalog_tables(tmp_path):
     warehouse.mkdir()
     dns = catalog.Table("dns", "hdfs://namenode.soc.example:8020/logs/dns")
     catalog.register(catalog_path, dns)
-    demo.ensure(warehouse, catalog_path, 70)
+    demo.ensure(warehouse, catalog_path, 5000)
     assert catalog.load(catalog_path)["dns"] == dns
 
 
@@ -146,5 +167,15 @@ def test_ensure_does_not_replace_an_admins_own_auth_events_table(tmp_path):
     warehouse.mkdir()
     real = catalog.Table("auth_events", (tmp_path / "real_auth").as_uri(), description="our domain controllers")
     catalog.register(catalog_path, real)
-    demo.ensure(warehouse, catalog_path, 70)
+    demo.ensure(warehouse, catalog_path, 5000)
     assert catalog.load(catalog_path)["auth_events"] == real
+    assert not (warehouse / "auth_events").exists()
+    assert (warehouse / "zeek_conn").is_dir()
+    assert demo.ensure(warehouse, catalog_path, 5000) is False
+
+
+def test_ensure_raises_tiny_sizes_to_the_minimum(tmp_path):
+    warehouse, catalog_path = tmp_path / "warehouse", tmp_path / "catalog.json"
+    warehouse.mkdir()
+    assert demo.ensure(warehouse, catalog_path, 70) is True
+    assert event_rows(warehouse) == generate.MIN_EVENTS
