@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_ in (("generate", gen_help), ("demo", "the same as generate: (re)write the demo dataset")):
         _generate_arguments(data_sub.add_parser(name, parents=[common], help=help_, description=help_))
 
+    from hunthub.ingest.command import add_parser as add_ingest_parser
+
+    add_ingest_parser(sub, common)
+
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
 
@@ -73,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub.data.cli import generate_command
 
         return generate_command(s, args)
+    if args.command == "ingest":
+        from hunthub.ingest.command import run as run_ingest
+
+        return run_ingest(s, args)
     parser.error("unknown command")
     return 2
 

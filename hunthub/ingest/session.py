@@ -1,0 +1,86 @@
+"""The SparkSession ingest runs in: the analysts' cluster and properties, as the hub gives them to kernels."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sys
+
+from hunthub.ingest import IngestError
+from hunthub.settings import HuntHub
+
+APP_NAME = "hunthub-ingest"
+
+
+def ingest_environment(s: HuntHub, master: str | None = None) -> dict[str, str]:
+    from hunthub.hub.config import kernel_environment
+
+    env = {**os.environ, **kernel_environment(s)}
+    if master:
+        env["HUNTHUB_SPARK_MASTER"] = master
+        env.pop("HUNTHUB_SPARK_MASTER_WEBUI", None)
+    return env
+
+
+def ingest_properties(env: dict[str, str]) -> dict[str, str]:
+    from hunthub.kernels.session import spark_properties
+
+    props = spark_properties(env)
+    props.update(
+        {
+            "spark.app.name": APP_NAME,
+            # dates of partitions are UTC days whatever the ingest host's zone
+            "spark.sql.session.timeZone": "UTC",
+            "spark.sql.parquet.compression.codec": "zstd",
+            # INT96 is legacy; micros are what pyarrow, DuckDB and Trino read natively
+            "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+            "spark.sql.shuffle.partitions": props.get("spark.sql.shuffle.partitions", "4"),
+            "spark.ui.showConsoleProgress": "false",
+        }
+    )
+    return props
+
+
+def executor_writers(s: HuntHub, master: str | None = None) -> tuple[str, ...]:
+    """Accounts besides this one that write table files: as root against the embedded cluster, the executors run
+    as hunthub-spark (see hunthub.cluster)."""
+    from hunthub.cluster import SPARK_USER
+
+    effective = master or s.master_url
+    if os.geteuid() != 0 or not s.embedded_cluster or not effective.startswith("spark://"):
+        return ()
+    try:
+        pwd.getpwnam(SPARK_USER)
+    except KeyError:
+        return ()
+    return (SPARK_USER,)
+
+
+def start(s: HuntHub, master: str | None = None):
+    from hunthub.kernels.session import SparkUnavailableError, preflight
+
+    env = ingest_environment(s, master)
+    try:
+        preflight(env)
+    except SparkUnavailableError as e:
+        hint = ""
+        if s.embedded_cluster and not master:
+            hint = "\nStart the stack (`hunthub up`), or ingest without it: --master 'local[2]'."
+        raise IngestError(f"{str(e).splitlines()[0]}{hint}") from e
+    from pyspark.sql import SparkSession
+
+    # PySpark takes the executors' Python from this variable, not from spark.pyspark.python: they must run this
+    # environment's Python, which can import hunthub's parsers
+    os.environ["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or sys.executable
+    builder = SparkSession.builder
+    props = ingest_properties(env)
+    if executor_writers(s, master):
+        # Hadoop chmods every directory the driver creates (_temporary/0 of each write) to 777 minus this umask;
+        # on a directory with ACLs that sets the mask, and only a group-writable mask lets the executors'
+        # account (a named ACL entry, see write.share_directory) create their task directories inside
+        props["spark.hadoop.fs.permissions.umask-mode"] = "002"
+    for key, value in props.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
