@@ -21,6 +21,7 @@ ONBOARDING = [
     "02-dataframes-with-a-schema.ipynb",
     "03-parquet-and-csv.ipynb",
     "04-spark-sql-and-views.ipynb",
+    "06-streaming-ingest.ipynb",
     "07-mllib-anomalous-hosts.ipynb",
 ]
 
@@ -122,6 +123,16 @@ def test_sql_views_find_failure_bursts_and_spread(run, events):
     before = failed.groupby([auth.user, auth.src_ip]).transform(lambda s: s.shift(1).rolling(5, min_periods=1).sum())
     expected = ((auth.event_id == 4624) & (before.fillna(0) >= 3)).sum()
     assert f"successes after 3+ failures: {expected}" in text(nb, "guessed")
+
+
+def test_stream_resumes_from_its_checkpoint_without_loss_or_repeats(run, events):
+    nb = run("06-streaming-ingest.ipynb")
+    per_day = events.groupby("date").size().sort_index()
+    first, second = per_day.iloc[0], per_day.iloc[1] + per_day.iloc[2]
+    assert text(nb, "first") == f"delivered {first} events, the stream read {first}, the table holds {first}"
+    total = first + second
+    assert text(nb, "second") == f"delivered {second} events, the stream read {second}, the table holds {total}"
+    assert text(nb, "again") == f"nothing new: the stream read 0, the table holds {total}"
 
 
 def test_mllib_scores_every_host(run, events):
