@@ -14,7 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 def run_notebook(name: str, env: dict[str, str], workdir: Path, timeout: int = 300) -> nbformat.NotebookNode:
     """Copy `notebooks/<name>` into `workdir`, run every cell with the kernel the notebook names, and return
     the executed notebook. A failing cell raises nbclient's CellExecutionError naming the cell."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / name).parent.mkdir(parents=True, exist_ok=True)  # names may have a folder: "hunts/..."
     path = Path(shutil.copy(NOTEBOOKS / name, workdir / name))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
