@@ -38,7 +38,7 @@ def app_names(spark_cluster):
     return [a["name"] for a in spark_cluster.master_state()["activeapps"]]
 
 
-def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, tmp_path):
+def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, tmp_path, auth_events):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
     env = spark_cluster.kernel_env(user="warm1", HUNTHUB_WARM_DRIVER_DIR=str(pool))
@@ -53,7 +53,7 @@ def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, 
         assert result.status == "ok", result.error
         count, app_id = eval(result.text.strip().splitlines()[-1])  # noqa: S307 - our own kernel's repr
         assert app_id == offer["app_id"]  # the kernel runs in the warm driver, not a new one
-        assert count == 5000
+        assert count == auth_events.num_rows
         assert list(pool.glob(f"{host.pid}.claimed-*.json"))
         # Python shipped to executors, accumulators and SQL UDFs work through the adopted context
         lam = kernel.run(
