@@ -21,10 +21,10 @@ from jupyter_client import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_startup import (  # noqa: E402 - a sibling script, not a package
-    EVENTS,
     ROOT,
     _terminate,
     apps_finished,
+    auth_event_count,
     cell,
     git_state,
     log,
@@ -140,6 +140,7 @@ def bench(runs: int, results: dict) -> None:
             "sql-warm": {**base, "JUPYTERHUB_USER": "sqlwarm", "HUNTHUB_WARM_DRIVER_DIR": str(pool)},
         }
         path = catalog.local_path(catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse))
+        expected = auth_event_count(s)
         spark_bin = paths.spark_home() / "bin"
         # the same share of the cluster hunthub gives an analyst
         share = ["--master", s.master_url, "--conf", "spark.cores.max=1", "--conf", "spark.executor.memory=1g",
@@ -173,13 +174,13 @@ def bench(runs: int, results: dict) -> None:
                 log_path = state / f"{kind}-{i}.log"
                 if kind in stock:
                     argv, stdin, app = stock[kind]
-                    seconds = stock_answer(argv, stdin, EVENTS, stock_env, log_path)
+                    seconds = stock_answer(argv, stdin, expected, stock_env, log_path)
                 else:
                     env = envs[kind]
                     if kind == "sql-warm":
                         start_warm_driver(env, pool, state / f"warm-host-{i}.log")
                     kernel, code = ("hunthub-scala", SCALA) if kind == "scala" else ("hunthub-sql", SQL)
-                    seconds = kernel_answer(env, kernel, code, EVENTS, log_path)
+                    seconds = kernel_answer(env, kernel, code, expected, log_path)
                     app = env["JUPYTERHUB_USER"]
                 log(f"  {run_name(i, runs)} {kind:12}: first result {seconds:5.1f} s")
                 record(results.setdefault(kind, {}), i, {"first_result": seconds})
