@@ -21,6 +21,7 @@ ONBOARDING = [
     "02-dataframes-with-a-schema.ipynb",
     "03-parquet-and-csv.ipynb",
     "04-spark-sql-and-views.ipynb",
+    "05-pandas-and-a-logon-hypergraph.ipynb",
     "06-streaming-ingest.ipynb",
     "07-mllib-anomalous-hosts.ipynb",
 ]
@@ -123,6 +124,31 @@ def test_sql_views_find_failure_bursts_and_spread(run, events):
     before = failed.groupby([auth.user, auth.src_ip]).transform(lambda s: s.shift(1).rolling(5, min_periods=1).sum())
     expected = ((auth.event_id == 4624) & (before.fillna(0) >= 3)).sum()
     assert f"successes after 3+ failures: {expected}" in text(nb, "guessed")
+
+
+def test_hypergraph_of_logons_has_every_account_and_host(run, events):
+    nb = run("05-pandas-and-a-logon-hypergraph.ipynb")
+    logons = events[(events.event_id == 4624) & (events.src_host != events.dst_host)]
+    pairs = logons.groupby(["user", "src_host", "dst_host"]).size()
+    assert f"{len(pairs)} account/source/target combinations, {len(logons)} logons" in text(nb, "to-pandas")
+
+    reach = logons.groupby("user").dst_host.nunique().reset_index(name="n")
+    top = reach.sort_values("n", ascending=False).head(5)
+    shown = re.findall(r"^(\S+) logs on to (\d+) hosts$", text(nb, "reach"), re.M)
+    assert [int(n) for _, n in shown] == list(top.n)  # ties may list other accounts with the same count
+    assert all(int(n) == reach.set_index("user").n[u] for u, n in shown)
+
+    users, hosts = logons.user.nunique(), len(set(logons.src_host) | set(logons.dst_host))
+    graph = text(nb, "hypergraph")
+    assert f"nodes: {users + hosts} ({users} accounts, {hosts} hosts)" in graph
+    assert f"edges: {2 * len(pairs)}" in graph  # account -> source and source -> target, per combination
+
+    degree = (pairs.reset_index().src_host.value_counts() * 2).add(
+        pairs.reset_index().dst_host.value_counts(), fill_value=0
+    )
+    shown = re.findall(r"^(\S+): (\d+) edges$", text(nb, "degree"), re.M)
+    assert len(shown) == 5 and all(degree[h] == int(n) for h, n in shown)
+    assert int(shown[0][1]) == degree.max()
 
 
 def test_stream_resumes_from_its_checkpoint_without_loss_or_repeats(run, events):
