@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,20 +24,18 @@ from bench_startup import (  # noqa: E402 - a sibling script, not a package
     _terminate,
     apps_finished,
     auth_event_count,
+    bench_cluster,
     cell,
     git_state,
     log,
     record,
     run_name,
-    start_cluster,
     start_warm_driver,
     summary,
 )
 
 from hunthub import catalog, paths  # noqa: E402
 from hunthub.data import demo  # noqa: E402
-from hunthub.hub.config import kernel_environment  # noqa: E402
-from hunthub.processes import Supervisor  # noqa: E402
 
 SCALA = 'spark.sql("select count(*) from auth_events").first.getLong(0)'
 SQL = "select count(*) as n from auth_events"
@@ -91,7 +88,10 @@ def stock_answer(argv: list[str], stdin: str | None, expected: int, env: dict, l
     """Seconds from launching a stock Spark shell until its output shows `expected`."""
     t0 = time.perf_counter()
     with open(log_path, "ab") as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+        # cwd: spark-sql's embedded Hive metastore (derby) and warehouse land in its working directory
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, text=True, cwd=log_path.parent
+        )
     found = threading.Event()
     seen: list[str] = []
 
@@ -124,16 +124,7 @@ def stock_answer(argv: list[str], stdin: str | None, expected: int, env: dict, l
 
 
 def bench(runs: int, results: dict) -> None:
-    from tests.harness import fresh_state_dir
-
-    state = fresh_state_dir()
-    sup = Supervisor(state / "run")
-    try:
-        log("starting a Spark master + worker ...")
-        s = start_cluster(state, sup)
-        base = {**os.environ, **kernel_environment(s), "HUNTHUB_DRIVER_LOG_DIR": str(state / "driver-logs")}
-        pool = state / "warm-pool"
-        pool.mkdir(mode=0o700)
+    with bench_cluster() as (state, s, base, pool):
         envs = {
             "scala": {**base, "JUPYTERHUB_USER": "scala", "HUNTHUB_WARM_DRIVER": "0"},
             "sql": {**base, "JUPYTERHUB_USER": "sql", "HUNTHUB_WARM_DRIVER": "0"},
@@ -165,8 +156,6 @@ def bench(runs: int, results: dict) -> None:
             ),
         }
         stock_env = {**base, "SPARK_LOCAL_IP": "127.0.0.1"}
-        # spark-sql's embedded Hive metastore (derby) and warehouse land in its working directory
-        os.chdir(state)
         order = ["scala", "spark-shell", "sql", "spark-sql", "sql-warm"]
         for i in range(runs + 1):
             # round 0 warms the fresh cluster up and is not counted; then alternating order
@@ -185,10 +174,6 @@ def bench(runs: int, results: dict) -> None:
                 log(f"  {run_name(i, runs)} {kind:12}: first result {seconds:5.1f} s")
                 record(results.setdefault(kind, {}), i, {"first_result": seconds})
                 apps_finished(s.spark_master_webui_port, app, i + 1)
-    finally:
-        sup.stop_all()
-        os.chdir(ROOT)
-        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def report(results: dict, runs: int, elapsed: float, complete: bool, git: dict) -> None:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -160,7 +161,10 @@ def start_warm_driver(env: dict, pool: Path, log_path: Path) -> None:
     wait_until(lambda: list(pool.glob("*.ready.json")), "the warm driver", timeout=180)
 
 
-def kernel_bench(runs: int, results: dict) -> None:
+@contextlib.contextmanager
+def bench_cluster():
+    """A fresh state dir with a running cluster and demo data: (state, settings, kernel env, warm-pool dir).
+    Everything is stopped and removed on the way out, also on Ctrl-C or failure."""
     from tests.harness import fresh_state_dir
 
     state = fresh_state_dir()
@@ -171,6 +175,14 @@ def kernel_bench(runs: int, results: dict) -> None:
         base = {**os.environ, **kernel_environment(s), "HUNTHUB_DRIVER_LOG_DIR": str(state / "driver-logs")}
         pool = state / "warm-pool"
         pool.mkdir(mode=0o700)
+        yield state, s, base, pool
+    finally:
+        sup.stop_all()
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+def kernel_bench(runs: int, results: dict) -> None:
+    with bench_cluster() as (state, s, base, pool):
         envs = {
             # the kernel's own cold start: no warm driver to adopt
             "hunthub": {**base, "JUPYTERHUB_USER": "bench", "HUNTHUB_WARM_DRIVER": "0"},
@@ -197,9 +209,6 @@ def kernel_bench(runs: int, results: dict) -> None:
                 log(f"  kernel {run_name(i, runs)} {kind:7}: 1+1 {trivial:5.1f} s, Spark result {spark:5.1f} s")
                 record(results.setdefault(kind, {}), i, {"kernel_trivial": trivial, "kernel_spark": spark})
                 apps_finished(s.spark_master_webui_port, app, i + 1)
-    finally:
-        sup.stop_all()
-        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 # --- (a) login -> notebook usable ---------------------------------------------------------------
