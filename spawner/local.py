@@ -141,8 +141,10 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         entries = [f"u:{account.pw_name}:rwx", "m::rwx"]
         entries += [f"u:{writer}:rwx" for writer in self.scratch_writers]
         spec = ",".join(entries + [f"d:{e}" for e in entries] + ["d:u::rwx", "d:g::---", "d:o::---"])
+        # the directory only, not -R: what is created inside inherits the default entries, and a spawn must not
+        # walk an analyst's whole scratch space every time
         try:
-            done = subprocess.run(["setfacl", "-R", "-m", spec, str(scratch)], capture_output=True, text=True)
+            done = subprocess.run(["setfacl", "-m", spec, str(scratch)], capture_output=True, text=True)
         except FileNotFoundError:
             raise RuntimeError("setfacl is missing (Debian: apt-get install acl); bin/hunthub installs it") from None
         if done.returncode != 0:
