@@ -159,7 +159,9 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
 
             # the next spawn brings back the analyst's saved notebook, not a fresh copy
             page.goto(f"{base}/hub/spawn")
-            page.wait_for_url(re.compile(rf".*/user/{analyst}/.*"), timeout=180_000)
+            # the hub's own /hub/user/... hop also contains /user/<name>/: wait for the server's file list itself
+            page.wait_for_url(re.compile(rf"{re.escape(base)}/user/{analyst}/tree.*"), timeout=180_000)
+            expect(page.get_by_text(NOTEBOOK).first).to_be_visible(timeout=60_000)
             saved = page.request.get(f"{base}/user/{analyst}/api/contents/{NOTEBOOK}")
             assert saved.status == 200
             sources = ["".join(c["source"]) for c in saved.json()["content"]["cells"]]
