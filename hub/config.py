@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import sys
 from pathlib import Path
 
@@ -45,14 +47,22 @@ def apply_proxy(c: Config, s: HuntHub) -> None:
     c.ConfigurableHTTPProxy.should_start = True
 
 
+class HubConfigError(ValueError):
+    """hunthub's settings cannot make a working hub; the message says which setting and what to do."""
+
+
 def apply_authenticator(c: Config, s: HuntHub) -> None:
-    c.Authenticator.admin_users = {s.admin_user}
     c.Authenticator.username_pattern = s.username_pattern
     if s.demo:
         # Explicit opt-in only (`hunthub up --demo`): any name/password pair logs in.
+        c.Authenticator.admin_users = {s.admin_user}
         c.JupyterHub.authenticator_class = "dummy"
         c.Authenticator.allow_all = True
         return
+    if s.auth != "native":
+        apply_oauth(c, s)
+        return
+    c.Authenticator.admin_users = {s.admin_user}
     c.JupyterHub.authenticator_class = "hunthub-native"
     # Approval by an admin is the gate: every approved, authenticated user is allowed.
     c.Authenticator.allow_all = True
@@ -64,6 +74,130 @@ def apply_authenticator(c: Config, s: HuntHub) -> None:
     c.NativeAuthenticator.seconds_before_next_try = 120
     c.HuntHubNativeAuthenticator.bootstrap_admin = s.admin_user
     c.HuntHubNativeAuthenticator.bootstrap_admin_password_file = str(s.admin_password_file)
+
+
+DEFAULT_SCOPES = {
+    "oidc": ["openid", "profile", "email"],
+    "github": ["read:user", "read:org"],
+    "google": ["openid", "email"],
+}
+
+
+def oauth_client_secret(s: HuntHub) -> str:
+    """The client secret, from HUNTHUB_OAUTH_CLIENT_SECRET or a file only the hub's account can read."""
+    secret = os.environ.get("HUNTHUB_OAUTH_CLIENT_SECRET", "").strip()
+    if secret:
+        return secret
+    if not s.oauth_client_secret_file:
+        raise HubConfigError(
+            f"auth = {s.auth} needs the OAuth client secret: put it in a file (chmod 600) and set "
+            "HuntHub.oauth_client_secret_file, or set HUNTHUB_OAUTH_CLIENT_SECRET"
+        )
+    path = Path(s.oauth_client_secret_file)
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise HubConfigError(f"{path} holds the OAuth client secret but other accounts can read it: chmod 600 it")
+        secret = path.read_text().strip()
+    except OSError as e:
+        raise HubConfigError(f"cannot read the OAuth client secret file {path}: {e.strerror}") from e
+    if not secret:
+        raise HubConfigError(f"the OAuth client secret file {path} is empty")
+    return secret
+
+
+def crypt_keys(s: HuntHub) -> list[str]:
+    """Keys that encrypt users' auth state (their tokens) in the hub database: JUPYTERHUB_CRYPT_KEY if set
+    (`;`-separated, the first encrypts: rotation), else a key generated once into a 0600 file in the hub dir."""
+    given = os.environ.get("JUPYTERHUB_CRYPT_KEY", "")
+    if given.strip():
+        return [k for k in given.split(";") if k.strip()]
+    path = s.hub_dir / "crypt_key"
+    s.hub_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            raise HubConfigError(f"{path} (the key for users' tokens) is readable by others: chmod 600 it") from None
+    else:
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return [path.read_text().strip()]
+
+
+def oauth_problems(s: HuntHub) -> list[str]:
+    """What stops the configured login from working, in words an admin can act on."""
+    if s.demo or s.auth == "native":
+        return []
+    problems = []
+    if not s.oauth_client_id:
+        problems.append(f"auth = {s.auth} needs HuntHub.oauth_client_id (HUNTHUB_OAUTH_CLIENT_ID)")
+    if s.auth == "oidc" and not re.match(r"^https?://[^/\s]+", s.oauth_issuer):
+        problems.append("auth = oidc needs HuntHub.oauth_issuer, the provider's http(s) issuer URL")
+    if s.auth == "google" and not s.oauth_google_domains and not s.oauth_allowed_users:
+        problems.append("auth = google needs HuntHub.oauth_google_domains (or oauth_allowed_users)")
+    if s.auth in ("oidc", "github") and not (
+        s.oauth_allowed_groups or s.oauth_allowed_users or s.oauth_admin_groups or s.oauth_admin_users
+        or s.oauth_allow_all
+    ):  # fmt: skip
+        problems.append(
+            "nobody could log in: set HuntHub.oauth_allowed_groups (or oauth_allowed_users), or "
+            "HuntHub.oauth_allow_all = True to let in everyone the provider signs in"
+        )
+    try:
+        oauth_client_secret(s)
+    except HubConfigError as e:
+        problems.append(str(e))
+    return problems
+
+
+def apply_oauth(c: Config, s: HuntHub) -> None:
+    problems = oauth_problems(s)
+    if problems:
+        raise HubConfigError("; ".join(problems))
+    c.JupyterHub.authenticator_class = f"hunthub-{s.auth}"
+    # admins come from the provider's groups or oauth_admin_users: a provider account that happens to be
+    # called like the native bootstrap admin must not become admin
+    c.OAuthenticator.admin_users = set(s.oauth_admin_users)
+    c.OAuthenticator.allowed_users = set(s.oauth_allowed_users)
+    c.OAuthenticator.allow_all = s.oauth_allow_all
+    c.OAuthenticator.client_id = s.oauth_client_id
+    c.OAuthenticator.client_secret = oauth_client_secret(s)
+    c.OAuthenticator.oauth_callback_url = f"{s.public_url}hub/oauth_callback"
+    c.OAuthenticator.scope = list(s.oauth_scopes) or DEFAULT_SCOPES[s.auth]
+    c.OAuthenticator.validate_server_cert = s.oauth_verify_tls
+    if s.oauth_login_service:
+        c.OAuthenticator.login_service = s.oauth_login_service
+    # tokens are kept (for refresh and provider logout) only encrypted
+    c.OAuthenticator.enable_auth_state = True
+    c.CryptKeeper.keys = crypt_keys(s)
+    c.OAuthenticator.auth_refresh_age = s.oauth_refresh_age
+    c.OAuthenticator.refresh_pre_spawn = True
+    if s.auth == "oidc":
+        from urllib.parse import urlparse
+
+        c.HuntHubOIDCAuthenticator.oidc_issuer = s.oauth_issuer
+        c.HuntHubOIDCAuthenticator.username_claim = s.oauth_username_claim
+        c.HuntHubOIDCAuthenticator.manage_groups = True
+        c.HuntHubOIDCAuthenticator.auth_state_groups_key = f"oauth_user.{s.oauth_groups_claim}"
+        c.HuntHubOIDCAuthenticator.allowed_groups = set(s.oauth_allowed_groups)
+        c.HuntHubOIDCAuthenticator.admin_groups = set(s.oauth_admin_groups)
+        c.HuntHubOIDCAuthenticator.logout_from_provider = s.oauth_logout_from_provider
+        c.HuntHubOIDCAuthenticator.post_logout_redirect_url = f"{s.public_url}hub/login"
+        if not s.oauth_login_service:
+            c.HuntHubOIDCAuthenticator.login_service = urlparse(s.oauth_issuer).hostname or "your identity provider"
+    elif s.auth == "github":
+        from hunthub.hub.oauth import github_teams
+
+        c.HuntHubGitHubAuthenticator.allowed_organizations = set(s.oauth_allowed_groups)
+        c.HuntHubGitHubAuthenticator.populate_teams_in_auth_state = True
+        c.HuntHubGitHubAuthenticator.manage_groups = True
+        c.HuntHubGitHubAuthenticator.auth_state_groups_key = github_teams
+        c.HuntHubGitHubAuthenticator.admin_groups = {g.lower() for g in s.oauth_admin_groups}
+    elif s.auth == "google":
+        c.HuntHubGoogleAuthenticator.hosted_domain = list(s.oauth_google_domains)
+        # everyone of the organisation's own domains, unless the admin named the users
+        c.HuntHubGoogleAuthenticator.allow_all = s.oauth_allow_all or not s.oauth_allowed_users
 
 
 def kernel_environment(s: HuntHub) -> dict[str, str]:
@@ -104,6 +238,8 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
         c.HuntHubLocalSpawner.scratch_root = str(warehouse / "users")
         if s.embedded_cluster and os.geteuid() == 0:
             c.HuntHubLocalSpawner.scratch_writers = [cluster.SPARK_USER]
+    c.HuntHubLocalSpawner.spark_queues = dict(s.spark_queues)
+    c.HuntHubLocalSpawner.spark_default_queue = s.spark_default_queue
     c.Spawner.cmd = [paths.venv_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/tree"
     c.Spawner.environment = kernel_environment(s)

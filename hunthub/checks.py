@@ -6,12 +6,15 @@ Each check returns a `Check`: what was looked at, whether it is fine, and what t
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,3 +248,32 @@ def master_problem(master: str, timeout: float = 3.0, env=os.environ) -> str | N
             return None
         reasons.append(f"{host}:{port}: {reason}")
     return f"cannot reach the Spark master at {master} ({'; '.join(reasons)})"
+
+
+def check_login(s) -> Check:
+    """The configured login: its settings, and for OpenID Connect whether the provider's discovery answers."""
+    from hunthub.hub.config import oauth_problems
+
+    if s.demo or s.auth == "native":
+        return Check("Login", True, "demo (any password)" if s.demo else "hunthub accounts, approved by an admin")
+    problems = oauth_problems(s)
+    if problems:
+        return Check("Login", False, "; ".join(problems), "Fix the HuntHub.oauth_* settings (hunthub/settings.py).")
+    if s.auth != "oidc":
+        return Check("Login", True, f"{s.auth} (client {s.oauth_client_id})")
+    url = f"{s.oauth_issuer.rstrip('/')}/.well-known/openid-configuration"
+    context = None if s.oauth_verify_tls else ssl._create_unverified_context()  # noqa: S323 - oauth_verify_tls = False
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=context) as r:  # noqa: S310 - admin-set URL
+            issuer = json.load(r).get("issuer", "")
+    except (OSError, ValueError) as e:
+        return Check(
+            "Login", True, f"OpenID Connect provider {s.oauth_issuer} does not answer ({e})",
+            "Analysts cannot log in until it does: check the URL and that this machine can reach it.", warning=True,
+        )  # fmt: skip
+    if issuer.rstrip("/") != s.oauth_issuer.rstrip("/"):
+        return Check(
+            "Login", False, f"{url} names the issuer {issuer!r}, not {s.oauth_issuer!r}",
+            "Set HuntHub.oauth_issuer to exactly the issuer the provider names.",
+        )  # fmt: skip
+    return Check("Login", True, f"OpenID Connect provider {s.oauth_issuer} (client {s.oauth_client_id})")

@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from traitlets import Bool, Dict, Integer, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
@@ -147,6 +147,123 @@ class HuntHub(Configurable):
             pattern = proposal["value"]
             raise TraitError(f"HuntHub.username_pattern {pattern!r} is not a valid regular expression: {e}") from e
         return proposal["value"]
+
+    # --- login through an identity provider (OAuth 2.0 / OpenID Connect) ---------------------------
+
+    auth = Enum(
+        ["native", "oidc", "github", "google"],
+        help="""How analysts log in. `native`: hunthub accounts, sign-up approved by an admin. `oidc`: any OpenID
+        Connect provider (Okta, Azure AD / Entra ID, Keycloak, Auth0...) found from `oauth_issuer`. `github`,
+        `google`: presets for those providers. `demo` (any password) overrides all of them. Env: HUNTHUB_AUTH.""",
+    ).tag(config=True)
+
+    @default("auth")
+    def _default_auth(self):
+        return _env("AUTH", "native")
+
+    oauth_issuer = Unicode(
+        help="""OpenID Connect issuer URL (auth = oidc), e.g. https://login.example.com/realms/soc. Its
+        /.well-known/openid-configuration gives the endpoints. Env: HUNTHUB_OAUTH_ISSUER.""",
+    ).tag(config=True)
+
+    @default("oauth_issuer")
+    def _default_oauth_issuer(self):
+        return _env("OAUTH_ISSUER").rstrip("/")
+
+    oauth_client_id = Unicode(help="OAuth client id registered with the provider. Env: HUNTHUB_OAUTH_CLIENT_ID.").tag(
+        config=True
+    )
+
+    @default("oauth_client_id")
+    def _default_oauth_client_id(self):
+        return _env("OAUTH_CLIENT_ID")
+
+    oauth_client_secret_file = Unicode(
+        help="""File holding the OAuth client secret (one line; readable by the hub's account only, mode 0600 or
+        0400). The environment variable HUNTHUB_OAUTH_CLIENT_SECRET may hold the secret itself instead; it is
+        never a config value, so it never appears in config dumps or logs. Env: HUNTHUB_OAUTH_CLIENT_SECRET_FILE.""",
+    ).tag(config=True)
+
+    @default("oauth_client_secret_file")
+    def _default_oauth_client_secret_file(self):
+        return _env("OAUTH_CLIENT_SECRET_FILE")
+
+    oauth_scopes = List(
+        Unicode(),
+        help="""Scopes to request. Default: openid profile email for oidc (add `groups` where the provider puts
+        group membership behind that scope, as Okta does), read:user read:org for github, openid email for
+        google.""",
+    ).tag(config=True)
+
+    oauth_username_claim = Unicode(
+        "preferred_username",
+        help="""Claim whose value becomes the hub user name (oidc). It is lower-cased and must then match
+        `username_pattern`; a name that does not is refused with a page saying why, never altered silently
+        (two people must never share an account).""",
+    ).tag(config=True)
+
+    oauth_groups_claim = Unicode(
+        "groups", help="Claim listing the user's groups (oidc). They become hub groups at every login."
+    ).tag(config=True)
+
+    oauth_allowed_groups = List(
+        Unicode(),
+        help="""Groups whose members may log in. oidc: values of the groups claim; github: organisations or
+        `org:team`. Empty: nobody but admins and `oauth_allowed_users`, unless `oauth_allow_all` is set.""",
+    ).tag(config=True)
+
+    oauth_admin_groups = List(
+        Unicode(), help="Groups whose members are hub admins (oidc: groups claim; github: `org:team`)."
+    ).tag(config=True)
+
+    oauth_allowed_users = List(Unicode(), help="Hub user names allowed in besides the allowed groups.").tag(config=True)
+
+    oauth_admin_users = List(Unicode(), help="Hub user names that are admins besides the admin groups.").tag(
+        config=True
+    )
+
+    oauth_allow_all = Bool(
+        False,
+        help="""Let in everyone the provider signs in (for google: everyone in `oauth_google_domains`). Off by
+        default: with an identity provider, who may log in is decided by groups.""",
+    ).tag(config=True)
+
+    oauth_google_domains = List(
+        Unicode(),
+        help="""Google Workspace domains whose accounts may log in (auth = google). With exactly one domain, user
+        names are the address without the domain.""",
+    ).tag(config=True)
+
+    oauth_login_service = Unicode(
+        help="Name on the login button, 'Sign in with ...'. Default: the provider's name or host."
+    ).tag(config=True)
+
+    oauth_logout_from_provider = Bool(
+        True,
+        help="""Logging out of the hub also ends the provider session, where the provider supports it (an OpenID
+        Connect end_session_endpoint). Off: only the hub session ends.""",
+    ).tag(config=True)
+
+    oauth_refresh_age = Integer(
+        300,
+        help="""Seconds after which the hub checks the user's tokens with the provider again (refreshing an expired
+        access token with the refresh token) before trusting them; also done before every server start.""",
+    ).tag(config=True)
+
+    oauth_verify_tls = Bool(True, help="Verify the provider's TLS certificate (only for test set-ups).").tag(
+        config=True
+    )
+
+    spark_queues = Dict(
+        Unicode(),
+        help="""YARN queue per hub group, e.g. {'tier1': 'soc.tier1', 'dfir': 'soc.dfir'}: an analyst's sessions
+        run in the queue of the first listed group they belong to. Set by the hub, not changeable from a
+        notebook.""",
+    ).tag(config=True)
+
+    spark_default_queue = Unicode(
+        help="YARN queue for analysts in none of `spark_queues`' groups. Empty: the cluster's default queue."
+    ).tag(config=True)
 
     # --- Spark -----------------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
 def preflight(s: HuntHub) -> None:
     # Java is needed even with an external cluster: analysts' drivers run in their servers, on this machine
     results = [checks.check_state_dir(s.state), checks.check_java(), checks.check_spark()]
-    results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s))]
+    results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s)), checks.check_login(s)]
     failed = [c for c in results if not c.ok]
     for c in results:
         if not c.ok or c.warning:
@@ -153,6 +153,11 @@ def banner(s: HuntHub, password: str | None) -> None:
     say(f"hunthub is up: {s.public_url}")
     if s.demo:
         say("  DEMO MODE: any user name logs in with any password. Never use it with real data.")
+    elif s.auth != "native":
+        who = ", ".join(s.oauth_allowed_groups) or "see HuntHub.oauth_allowed_users"
+        say(f"  Log in through {s.oauth_issuer or s.auth} (members of: {who}).")
+        if s.oauth_admin_groups or s.oauth_admin_users:
+            say(f"  Admins: {', '.join([*s.oauth_admin_groups, *s.oauth_admin_users])}")
     else:
         say(f"  Admin user:  {s.admin_user}")
         if password:
@@ -184,7 +189,7 @@ def up(s: HuntHub) -> int:
         prepare_state(s)
         kernelspecs.install()  # the kernel specs and server config always match this checkout's code
         password, created = (None, False)
-        if not s.demo:
+        if not s.demo and s.auth == "native":
             password, created = _secret_file(s.admin_password_file, lambda: secrets.token_urlsafe(15))
         if s.embedded_cluster:
             start_cluster(sup, s)

@@ -153,6 +153,7 @@ class ScalaRepl:
         conf = SparkConf(loadDefaults=False).setAll(props.items())
         # the JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells;
         # its stdin is our pipe, so it exits when this kernel does, even on SIGKILL
+        session.pin_driver_environment(self.env)
         with open(log_path, "ab") as log:
             self._gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
 

@@ -8,7 +8,6 @@ JUPYTERHUB_SERVICE_PREFIX from JupyterHub.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import socket
@@ -18,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hunthub import catalog
+from hunthub import catalog, identity
 from hunthub.checks import master_problem
 
 KEEP_DRIVER_LOGS = 10
@@ -46,8 +45,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def analyst(env=os.environ) -> identity.Identity:
+    """Who this kernel's driver runs as (see hunthub.identity: pinned by the hub where it can be)."""
+    try:
+        return identity.current(env)
+    except (identity.IdentityError, OSError, ValueError) as e:
+        raise SparkUnavailableError(
+            f"hunthub could not confirm who you are, so Spark was not started: {e}\nTell your hunthub admin."
+        ) from e
+
+
 def app_name(env=os.environ) -> str:
-    return env.get("JUPYTERHUB_USER") or getpass.getuser()
+    return analyst(env).user
 
 
 def scratch_uri(env=os.environ) -> str:
@@ -90,7 +99,15 @@ def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, st
         # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
         props["spark.hadoop.fs.permissions.umask-mode"] = "007"
     props.update(json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}"))
-    return props
+    return identity.pin_properties(props, analyst(env))
+
+
+def pin_driver_environment(env=os.environ) -> None:
+    """Before launching a driver JVM: it runs as the analyst, with the wheel's Spark, whatever the kernel's
+    environment claimed."""
+    from hunthub import paths
+
+    identity.pin_jvm_environment(analyst(env), str(paths.spark_home()))
 
 
 def _alive_workers(webui: str) -> int | None:
@@ -174,6 +191,7 @@ def start(env=os.environ):
     log_path = driver_log_path(env)
     try:
         # The JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells.
+        pin_driver_environment(env)
         with open(log_path, "ab") as log:
             gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
         SparkContext(conf=conf, gateway=gateway)

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Bool, List, Unicode, default
+from traitlets import Bool, Dict, List, Unicode, default
 
+from hunthub import identity
 from hunthub.spawner.seed import seed
 
 
@@ -50,6 +51,16 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         help="""Accounts that write into analysts' scratch spaces beside the analyst: the account Spark executors
         run as (`hunthub-spark` for the embedded cluster). Granted through POSIX ACLs (Debian `acl`), which new
         files and directories inherit, so the analyst's driver can commit and delete what executors wrote.""",
+    )
+
+    spark_queues = Dict(
+        Unicode(),
+        config=True,
+        help="""YARN queue per hub group (in order: the first group the analyst belongs to wins), pinned into the
+        analyst's Spark sessions by the hub (see hunthub.identity).""",
+    )
+    spark_default_queue = Unicode(
+        "", config=True, help="Queue of analysts in none of `spark_queues`' groups. Empty: the cluster's default."
     )
 
     @default("create_system_users")
@@ -156,10 +167,22 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         home = str(self.home_dir)
         return lambda: os.chdir(home)
 
+    @property
+    def spark_queue(self) -> str:
+        return identity.queue_for((g.name for g in self.user.groups), self.spark_queues, self.spark_default_queue)
+
+    def pin_identity(self) -> None:
+        """Tell the analyst's kernels, in a file only root can change, who they run as (hunthub.identity)."""
+        if self.create_system_users:
+            groups = [g.name for g in self.user.groups]
+            identity.write(self.system_user, self.user.name, groups, self.spark_queue)
+
     def user_env(self, env):
         env["USER"] = self.system_user
         env["HOME"] = str(self.home_dir)
         env["SHELL"] = "/bin/bash"
+        if self.spark_queue:
+            env["HUNTHUB_SPARK_QUEUE"] = self.spark_queue
         if self.scratch_dir is not None:
             env["HUNTHUB_SCRATCH"] = self.scratch_dir.as_uri()
         return env
@@ -175,4 +198,10 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
                 self.system_user,
             )
         await asyncio.get_running_loop().run_in_executor(None, self.prepare_home)
+        self.pin_identity()
         return await super().start()
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        if self.create_system_users:
+            identity.remove(self.system_user)

@@ -39,7 +39,7 @@ def bundled(tmp_path):
 @pytest.fixture
 def spawner(tmp_path, bundled):
     return HuntHubLocalSpawner(
-        user=SimpleNamespace(name="alice"),
+        user=SimpleNamespace(name="alice", groups=[]),
         home_root=str(tmp_path / "homes"),
         notebooks_source=str(bundled),
         create_system_users=False,
@@ -114,7 +114,7 @@ def analyst_account():
 @pytest.fixture
 def root_spawner(tmp_path, bundled, analyst_account, monkeypatch):
     spawner = HuntHubLocalSpawner(
-        user=SimpleNamespace(name="alice"),
+        user=SimpleNamespace(name="alice", groups=[]),
         home_root=str(tmp_path / "homes"),
         notebooks_source=str(bundled),
         create_system_users=True,

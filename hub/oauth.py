@@ -1,0 +1,272 @@
+"""Login through an identity provider: hunthub's OAuthenticator classes.
+
+`HuntHubOIDCAuthenticator` (entry point `hunthub-oidc`) is oauthenticator's GenericOAuthenticator speaking OpenID
+Connect in full, where the generic class leaves it to configuration:
+- the endpoints come from the issuer's discovery document, whose `issuer` must be the configured one;
+- the ID token is verified (signature against the provider's published keys, issuer, audience, expiry) and is the
+  user's identity; the userinfo endpoint may add claims but never change `sub`;
+- an authorization response that names another issuer (RFC 9207 `iss`) is refused: that is the mix-up attack;
+- logout also ends the provider session through its end_session_endpoint.
+
+`HuntHubGitHubAuthenticator` and `HuntHubGoogleAuthenticator` are the presets. All three share `_ClearRefusals`:
+a refused login (a user name hunthub cannot use, a user outside the allowed groups, a sign-in code the provider
+will not exchange) gets a page saying exactly that, where upstream shows a generic 403 or a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import jwt
+from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.github import GitHubOAuthenticator
+from oauthenticator.google import GoogleOAuthenticator
+from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, OAuthLogoutHandler
+from tornado import web
+from tornado.httpclient import HTTPClientError
+from traitlets import Bool, Integer, Unicode
+
+from hunthub.hub.usernames import username_problem
+
+# how long a discovery document or key set is trusted before it is fetched again (providers rotate keys)
+DISCOVERY_TTL = 3600
+
+
+class _ClearRefusals:
+    """Mixed into an OAuthenticator: every refusal says why, and who to ask."""
+
+    username_source = "user name"
+
+    async def update_auth_model(self, auth_model):
+        auth_model = await super().update_auth_model(auth_model)
+        name = auth_model["name"]
+        problem = username_problem(name, self.username_pattern or r".+")
+        if problem:
+            raise web.HTTPError(
+                403,
+                f"Your identity provider signs you in as {name!r} ({self.username_source}), which hunthub cannot use "
+                f"as a user name: {problem}. Ask your hunthub admin; the name is never changed silently, so that "
+                "two people never share one account.",
+            )
+        return auth_model
+
+    async def check_allowed(self, username, auth_model):
+        if await super().check_allowed(username, auth_model):
+            return True
+        groups = ", ".join(sorted(auth_model.get("groups") or [])) or "none"
+        allowed = set(self.allowed_groups) | set(getattr(self, "allowed_organizations", ()))
+        wanted = ", ".join(sorted(allowed)) or "(no group is allowed: ask for your user name)"
+        raise web.HTTPError(
+            403,
+            f"You signed in as {username}, but your account may not use this hub. Hub access is for members of: "
+            f"{wanted}. Your groups: {groups}. Ask your hunthub admin to give you access.",
+        )
+
+    async def get_token_info(self, handler, params):
+        try:
+            return await super().get_token_info(handler, params)
+        except HTTPClientError as e:
+            if e.code is not None and 400 <= e.code < 500 and params.get("grant_type") == "authorization_code":
+                raise web.HTTPError(
+                    403,
+                    f"The identity provider refused this sign-in ({_oauth_error(e)}). A sign-in link works once "
+                    "and only for minutes: sign in again from the hub's login page.",
+                ) from e
+            raise
+
+
+def _oauth_error(e: HTTPClientError) -> str:
+    try:
+        body = json.loads(e.response.body)
+        return body.get("error", "error") + (f": {body['error_description']}" if body.get("error_description") else "")
+    except (AttributeError, TypeError, ValueError):
+        return f"HTTP {e.code}"
+
+
+class OIDCLoginHandler(OAuthLoginHandler):
+    async def get(self):
+        await self.authenticator.discover()
+        return super().get()
+
+
+class OIDCCallbackHandler(OAuthCallbackHandler):
+    async def get(self):
+        discovery = await self.authenticator.discover()
+        expected = self.authenticator.oidc_issuer
+        iss = self.get_argument("iss", None)
+        if iss is None and discovery.get("authorization_response_iss_parameter_supported"):
+            raise web.HTTPError(
+                403, f"This sign-in response does not say which provider sent it, though {expected} always does."
+            )
+        if iss is not None and iss.rstrip("/") != expected.rstrip("/"):
+            raise web.HTTPError(
+                403,
+                f"This sign-in response comes from {iss!r}, but this hub trusts only {expected}. It was refused; "
+                "sign in again from the hub's login page.",
+            )
+        return await super().get()
+
+
+class ProviderLogoutHandler(OAuthLogoutHandler):
+    """Ends the hub session as usual, then sends the browser to the provider to end that session too."""
+
+    async def get(self):
+        self._provider_logout = None
+        user = self.current_user
+        if user is not None:
+            self._provider_logout = await self.authenticator.provider_logout_url(user)
+        return await super().get()
+
+    async def render_logout_page(self):
+        if getattr(self, "_provider_logout", None):
+            self.redirect(self._provider_logout)
+            return
+        return await super().render_logout_page()
+
+
+class HuntHubOIDCAuthenticator(_ClearRefusals, GenericOAuthenticator):
+    """Any OpenID Connect provider, found from its issuer URL."""
+
+    login_handler = OIDCLoginHandler
+    callback_handler = OIDCCallbackHandler
+    logout_handler = ProviderLogoutHandler
+
+    oidc_issuer = Unicode(
+        config=True,
+        help="""The provider's issuer URL. Its /.well-known/openid-configuration document gives the authorize,
+        token, userinfo, key-set and end-session endpoints; its `issuer` must equal this value exactly.""",
+    )
+    discovery_timeout = Integer(10, config=True, help="Seconds to wait for the provider's discovery document.")
+    logout_from_provider = Bool(
+        True,
+        config=True,
+        help="Logging out of the hub also ends the provider session when the provider has an end_session_endpoint.",
+    )
+    post_logout_redirect_url = Unicode(
+        config=True,
+        help="""Where the provider sends the browser after ending its session (must be registered with the
+        provider as a post-logout redirect URI). Usually the hub's login page.""",
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._discovery: dict | None = None
+        self._jwks: jwt.PyJWKSet | None = None
+        self._fetched_at = 0.0
+
+    @property
+    def username_source(self):
+        return f"the '{self.username_claim}' claim"
+
+    async def _get_json(self, url: str, what: str) -> dict:
+        try:
+            return await self.httpfetch(
+                url, what, method="GET", validate_cert=self.validate_server_cert,
+                connect_timeout=self.discovery_timeout, request_timeout=self.discovery_timeout,
+            )  # fmt: skip
+        except (HTTPClientError, OSError, ValueError) as e:
+            raise web.HTTPError(
+                503,
+                f"The identity provider {self.oidc_issuer} cannot be reached ({what}: {e}). Try again in a minute; "
+                "if it persists, tell your hunthub admin (`hunthub doctor` checks the provider).",
+            ) from e
+
+    async def discover(self, force: bool = False) -> dict:
+        """The provider's discovery document, fetched at first use and again after DISCOVERY_TTL."""
+        if self._discovery is not None and not force and time.monotonic() - self._fetched_at < DISCOVERY_TTL:
+            return self._discovery
+        issuer = self.oidc_issuer.rstrip("/")
+        doc = await self._get_json(f"{issuer}/.well-known/openid-configuration", "discovery")
+        if doc.get("issuer", "").rstrip("/") != issuer:
+            raise web.HTTPError(
+                503,
+                f"The identity provider at {issuer} calls itself {doc.get('issuer')!r}; hunthub trusts a provider "
+                "only under its exact issuer URL. Ask your hunthub admin to check HuntHub.oauth_issuer.",
+            )
+        self.authorize_url = doc["authorization_endpoint"]
+        self.token_url = doc["token_endpoint"]
+        self.userdata_url = doc.get("userinfo_endpoint", "")
+        # RFC 6749 makes HTTP basic the method every provider must take; absent from the document means basic
+        methods = doc.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        self.basic_auth = "client_secret_basic" in methods
+        self._jwks = jwt.PyJWKSet.from_dict(await self._get_json(doc["jwks_uri"], "signing keys"))
+        self._discovery, self._fetched_at = doc, time.monotonic()
+        return doc
+
+    def _signing_key(self, token: str):
+        kid = jwt.get_unverified_header(token).get("kid")
+        keys = [k for k in self._jwks.keys if kid is None or k.key_id == kid]
+        if not keys:
+            raise jwt.InvalidTokenError(f"no published key has id {kid!r}")
+        return keys[0]
+
+    async def verified_id_token(self, id_token: str) -> dict:
+        await self.discover()
+        try:
+            key = self._signing_key(id_token)
+        except jwt.InvalidTokenError:
+            await self.discover(force=True)  # the provider may have rotated its keys
+            key = self._signing_key(id_token)
+        return jwt.decode(
+            id_token, key=key, algorithms=[key.algorithm_name] if key.algorithm_name else ["RS256"],
+            audience=self.client_id, issuer=self._discovery["issuer"], leeway=60,
+            options={"require": ["iss", "sub", "aud", "exp", "iat"]},
+        )  # fmt: skip
+
+    async def token_to_user(self, token_info):
+        await self.discover()
+        claims = {}
+        id_token = token_info.get("id_token")
+        if id_token:
+            try:
+                claims = await self.verified_id_token(id_token)
+            except jwt.ExpiredSignatureError as e:
+                # only a stored token ages: refresh_user takes a 4xx as "expired" and uses the refresh token
+                raise HTTPClientError(401, "ID token expired") from e
+            except jwt.InvalidTokenError as e:
+                raise web.HTTPError(403, f"The identity provider's ID token was refused: {e}.") from e
+        if self.userdata_url:
+            info = await super().token_to_user(token_info)
+            if claims and info.get("sub") != claims["sub"]:
+                raise web.HTTPError(403, "The identity provider's userinfo is about another user than its ID token.")
+            claims = {**info, **claims} if claims else info
+        if not claims:
+            raise web.HTTPError(500, f"{self.oidc_issuer} returned neither an ID token nor a userinfo endpoint.")
+        return claims
+
+    async def provider_logout_url(self, user) -> str | None:
+        if not self.logout_from_provider:
+            return None
+        try:
+            doc = await self.discover()
+        except web.HTTPError:
+            return None  # the hub session still ends; the provider's own session cannot be reached
+        endpoint = doc.get("end_session_endpoint")
+        if not endpoint:
+            return None
+        params = {"client_id": self.client_id}
+        auth_state = await user.get_auth_state() if self.enable_auth_state else None
+        if auth_state and auth_state.get("id_token"):
+            params["id_token_hint"] = auth_state["id_token"]
+        if self.post_logout_redirect_url:
+            params["post_logout_redirect_uri"] = self.post_logout_redirect_url
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
+
+
+class HuntHubGitHubAuthenticator(_ClearRefusals, GitHubOAuthenticator):
+    """GitHub: organisations and `org:team`s decide who may log in; teams become hub groups."""
+
+    username_source = "the GitHub login"
+
+
+class HuntHubGoogleAuthenticator(_ClearRefusals, GoogleOAuthenticator):
+    """Google Workspace: the hosted domains decide who may log in."""
+
+    username_source = "the Google account"
+
+
+def github_teams(auth_state: dict) -> set[str]:
+    """Hub groups from GitHub: each team as `org:team` (the form `allowed_organizations` uses)."""
+    return {f"{t['organization']['login']}:{t['slug']}".lower() for t in auth_state.get("teams") or []}
