@@ -312,7 +312,13 @@ def apply_livy(c: Config, s: HuntHub) -> None:
 def apply_hub(c: Config, s: HuntHub) -> None:
     c.JupyterHub.cleanup_servers = True
     c.JupyterHub.template_paths = [str(Path(__file__).parent / "templates")]
-    c.JupyterHub.template_vars = {"announcement_login": "hunthub — sign up, then wait for an admin's approval."}
+    welcome = {
+        "native": "hunthub — sign up, then wait for an admin's approval.",
+        "oidc": "hunthub — sign in with your organisation's account.",
+        "github": "hunthub — sign in with your GitHub account.",
+        "google": "hunthub — sign in with your organisation's Google account.",
+    }
+    c.JupyterHub.template_vars = {"announcement_login": welcome["native" if s.demo else s.auth]}
     if not s.demo and os.geteuid() != 0:
         c.JupyterHub.template_vars["announcement"] = (
             "This hub runs as a normal user: all analysts share one OS account (demo only)."
