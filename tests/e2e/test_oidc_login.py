@@ -15,6 +15,7 @@ import re
 import shutil
 import sqlite3
 import time
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlencode, urlparse, urlunparse
 
 import pytest
@@ -79,6 +80,19 @@ def oidc_stack():
             shutil.rmtree(state.parent, ignore_errors=True)
 
 
+@contextmanager
+def analyst_page(stack, name: str):
+    """A fresh browser context's page; on failure, a screenshot and the hub's and provider's logs."""
+    with browser() as b:
+        page = b.new_context().new_page()
+        try:
+            yield page
+        except Exception:
+            screenshot(page, f"oidc-{name}")
+            print(stack.dump_logs(), "\n--- identity provider ---\n", stack.idp.logs())
+            raise
+
+
 def sign_in(page, base, username):
     """From the hub's login page through the provider's form; returns once the browser left the provider."""
     page.goto(f"{base}/hub/login")
@@ -106,53 +120,41 @@ def with_query(url: str, **changes) -> str:
 
 def test_analyst_logs_in_through_the_provider_and_tokens_stay_encrypted(oidc_stack):
     stack, base = oidc_stack, oidc_stack.url
-    with browser() as b:
-        page = b.new_context().new_page()
-        try:
-            sign_in(page, base, "alice")
-            page.wait_for_url(re.compile(rf"{re.escape(base)}/user/alice/tree.*"), timeout=180_000)
+    with analyst_page(stack, "alice") as page:
+        sign_in(page, base, "alice")
+        page.wait_for_url(re.compile(rf"{re.escape(base)}/user/alice/tree.*"), timeout=180_000)
 
-            # the hub pinned who alice's kernels run as, with the queue of her provider group
-            pinned = json.loads((identity.IDENTITY_DIR / "hunt-alice.json").read_text())
-            assert (pinned["user"], pinned["groups"], pinned["queue"]) == ("alice", ["soc-analysts"], "soc.tier1")
+        # the hub pinned who alice's kernels run as, with the queue of her provider group
+        pinned = json.loads((identity.IDENTITY_DIR / "hunt-alice.json").read_text())
+        assert (pinned["user"], pinned["groups"], pinned["queue"]) == ("alice", ["soc-analysts"], "soc.tier1")
 
-            # tokens are in the database only encrypted; the client secret is in no log
-            first = auth_state(stack, "alice")
-            assert first["access_token"] and first["refresh_token"] and first["id_token"]
-            raw = (stack.state_dir / "hub" / "jupyterhub.sqlite").read_bytes()
-            assert first["access_token"].encode() not in raw and first["refresh_token"].encode() not in raw
-            logs = "".join(p.read_text(errors="replace") for p in (stack.state_dir / "logs").glob("*.log"))
-            assert stack.client.client_secret not in logs + stack.output
+        # tokens are in the database only encrypted; the client secret is in no log
+        first = auth_state(stack, "alice")
+        assert first["access_token"] and first["refresh_token"] and first["id_token"]
+        raw = (stack.state_dir / "hub" / "jupyterhub.sqlite").read_bytes()
+        assert first["access_token"].encode() not in raw and first["refresh_token"].encode() not in raw
+        logs = "".join(p.read_text(errors="replace") for p in (stack.state_dir / "logs").glob("*.log"))
+        assert stack.client.client_secret not in logs + stack.output
 
-            # once the access token has expired, the next hub visit refreshes it: alice stays logged in
-            time.sleep(TOKEN_TTL + 1)
-            page.goto(f"{base}/hub/home")
-            expect(page.locator("#start")).to_be_visible(timeout=30_000)
-            refreshed = auth_state(stack, "alice")
-            assert refreshed["access_token"] != first["access_token"]
+        # once the access token has expired, the next hub visit refreshes it: alice stays logged in
+        time.sleep(TOKEN_TTL + 1)
+        page.goto(f"{base}/hub/home")
+        expect(page.locator("#start")).to_be_visible(timeout=30_000)
+        refreshed = auth_state(stack, "alice")
+        assert refreshed["access_token"] != first["access_token"]
 
-            # not an admin
-            assert page.request.get(f"{base}/hub/admin").status == 403
-        except Exception:
-            screenshot(page, "oidc-alice")
-            print(stack.dump_logs(), "\n--- identity provider ---\n", stack.idp.logs())
-            raise
+        # not an admin
+        assert page.request.get(f"{base}/hub/admin").status == 403
 
 
 def test_admin_group_member_gets_the_admin_page(oidc_stack):
     base = oidc_stack.url
-    with browser() as b:
-        page = b.new_context().new_page()
-        try:
-            sign_in(page, base, "bob")
-            page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/bob|hub)/.*"), timeout=180_000)
-            page.goto(f"{base}/hub/admin")
-            expect(page.locator("body")).to_contain_text("bob", timeout=30_000)
-            expect(page.get_by_role("button", name=re.compile("Add Users", re.I))).to_be_visible()
-        except Exception:
-            screenshot(page, "oidc-bob")
-            print(oidc_stack.dump_logs())
-            raise
+    with analyst_page(oidc_stack, "bob") as page:
+        sign_in(page, base, "bob")
+        page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/bob|hub)/.*"), timeout=180_000)
+        page.goto(f"{base}/hub/admin")
+        expect(page.locator("body")).to_contain_text("bob", timeout=30_000)
+        expect(page.get_by_role("button", name=re.compile("Add Users", re.I))).to_be_visible()
 
 
 @pytest.mark.parametrize(
@@ -213,57 +215,45 @@ def oidc_origin(url: str) -> str:
 
 def test_tampered_responses_are_refused(oidc_stack):
     base = oidc_stack.url
-    with browser() as b:
-        page = b.new_context().new_page()
-        try:
-            callback = capture_callback(page, base, "alice")
+    with analyst_page(oidc_stack, "tamper") as page:
+        callback = capture_callback(page, base, "alice")
 
-            # another issuer named in the response (the mix-up attack)
-            r = page.goto(with_query(callback, iss="http://127.0.0.1:9/evil"))
-            assert r.status == 403
-            expect(page.locator("body")).to_contain_text("trusts only")
+        # another issuer named in the response (the mix-up attack)
+        r = page.goto(with_query(callback, iss="http://127.0.0.1:9/evil"))
+        assert r.status == 403
+        expect(page.locator("body")).to_contain_text("trusts only")
 
-            # a state that is not the one this browser was given
-            r = page.goto(with_query(callback, state=base64.urlsafe_b64encode(b'{"state_id": "forged"}').decode()))
-            assert r.status == 400
-            expect(page.locator("body")).to_contain_text("state")
+        # a state that is not the one this browser was given
+        r = page.goto(with_query(callback, state=base64.urlsafe_b64encode(b'{"state_id": "forged"}').decode()))
+        assert r.status == 400
+        expect(page.locator("body")).to_contain_text("state")
 
-            # the genuine response works once...
-            r = page.goto(callback)
-            page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/alice|hub)/.*"), timeout=180_000)
+        # the genuine response works once...
+        r = page.goto(callback)
+        page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/alice|hub)/.*"), timeout=180_000)
 
-            # ...and replaying its code is refused by the provider, with a page saying so
-            r = page.goto(callback)
-            assert r.status in (400, 403), r.status
-            expect(page.locator("body")).to_contain_text(re.compile("refused this sign-in|state", re.I))
-        except Exception:
-            screenshot(page, "oidc-tamper")
-            print(oidc_stack.dump_logs(), "\n--- identity provider ---\n", oidc_stack.idp.logs())
-            raise
+        # ...and replaying its code is refused by the provider, with a page saying so
+        r = page.goto(callback)
+        assert r.status in (400, 403), r.status
+        expect(page.locator("body")).to_contain_text(re.compile("refused this sign-in|state", re.I))
 
 
 def test_logout_ends_the_hub_and_the_provider_session(oidc_stack):
     base = oidc_stack.url
-    with browser() as b:
-        page = b.new_context().new_page()
-        try:
-            sign_in(page, base, "alice")
-            page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/alice|hub)/.*"), timeout=180_000)
-            page.goto(f"{base}/hub/logout")
-            page.locator("#logout-yes").click()
-            page.wait_for_url(re.compile(rf"{re.escape(base)}/hub/login.*"), timeout=30_000)
+    with analyst_page(oidc_stack, "logout") as page:
+        sign_in(page, base, "alice")
+        page.wait_for_url(re.compile(rf"{re.escape(base)}/(user/alice|hub)/.*"), timeout=180_000)
+        page.goto(f"{base}/hub/logout")
+        page.locator("#logout-yes").click()
+        page.wait_for_url(re.compile(rf"{re.escape(base)}/hub/login.*"), timeout=30_000)
 
-            # the hub session is gone...
-            page.goto(f"{base}/hub/home")
-            assert "/hub/login" in page.url
-            # ...and so is the provider's: signing in asks for the password again
-            page.get_by_role("button", name=re.compile("Sign in with", re.I)).click()
-            expect(page).to_have_title(re.compile("Test IdP"))
-            expect(page.locator("input[name=password]")).to_be_visible()
-        except Exception:
-            screenshot(page, "oidc-logout")
-            print(oidc_stack.dump_logs(), "\n--- identity provider ---\n", oidc_stack.idp.logs())
-            raise
+        # the hub session is gone...
+        page.goto(f"{base}/hub/home")
+        assert "/hub/login" in page.url
+        # ...and so is the provider's: signing in asks for the password again
+        page.get_by_role("button", name=re.compile("Sign in with", re.I)).click()
+        expect(page).to_have_title(re.compile("Test IdP"))
+        expect(page.locator("input[name=password]")).to_be_visible()
 
 
 def test_doctor_checks_the_provider(oidc_stack):
