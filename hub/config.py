@@ -221,12 +221,26 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "PYSPARK_PYTHON": sys.executable,
     }
     env.update(livy_environment(s))
+    env.update(graphistry_environment(s))
     if s.embedded_cluster:
         env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://127.0.0.1:{s.spark_master_webui_port}"
     java_home = paths.java_home()
     if java_home:
         env["JAVA_HOME"] = java_home
     return env
+
+
+def graphistry_environment(s: HuntHub) -> dict[str, str]:
+    """Where analysts' graphs go; nothing at all without a server, so nothing is ever sent anywhere."""
+    if not s.graphistry_server:
+        return {}
+    return {
+        "HUNTHUB_GRAPHISTRY_SERVER": s.graphistry_server,
+        "HUNTHUB_GRAPHISTRY_PROTOCOL": s.graphistry_protocol,
+        "HUNTHUB_GRAPHISTRY_CLIENT_URL": s.graphistry_client_url or s.graphistry_url,
+        "HUNTHUB_GRAPHISTRY_PRIVACY": s.graphistry_privacy,
+        "HUNTHUB_GRAPHISTRY_TIMEOUT": str(s.graphistry_timeout),
+    }
 
 
 def apply_spawner(c: Config, s: HuntHub) -> None:
@@ -240,6 +254,10 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
             c.HuntHubLocalSpawner.scratch_writers = [cluster.SPARK_USER]
     c.HuntHubLocalSpawner.spark_queues = dict(s.spark_queues)
     c.HuntHubLocalSpawner.spark_default_queue = s.spark_default_queue
+    if s.graphistry_server:
+        c.HuntHubLocalSpawner.graphistry_personal_key_id = s.graphistry_personal_key_id
+        c.HuntHubLocalSpawner.graphistry_personal_key_secret_file = s.graphistry_personal_key_secret_file
+        c.HuntHubLocalSpawner.graphistry_keys_dir = s.graphistry_keys_dir
     c.Spawner.cmd = [paths.venv_bin("jupyterhub-singleuser")]
     c.Spawner.default_url = "/tree"
     c.Spawner.environment = kernel_environment(s)

@@ -265,6 +265,64 @@ class HuntHub(Configurable):
         help="YARN queue for analysts in none of `spark_queues`' groups. Empty: the cluster's default queue."
     ).tag(config=True)
 
+    # --- Graphistry (graph visualisation server) --------------------------------------------------
+
+    graphistry_server = Unicode(
+        help="""Graphistry server as host[:port], e.g. graphistry.soc.example. Set: notebooks' `hunthub.graph.show`
+        uploads graphs there (private to the organisation by default). Empty: graphs render offline in the
+        notebook and nothing is ever sent anywhere. Env: HUNTHUB_GRAPHISTRY_SERVER.""",
+    ).tag(config=True)
+
+    @default("graphistry_server")
+    def _default_graphistry_server(self):
+        return _env("GRAPHISTRY_SERVER")
+
+    graphistry_protocol = Enum(
+        ["https", "http"],
+        help="Protocol the kernels use to reach the Graphistry server. Env: HUNTHUB_GRAPHISTRY_PROTOCOL.",
+    ).tag(config=True)
+
+    @default("graphistry_protocol")
+    def _default_graphistry_protocol(self):
+        return _env("GRAPHISTRY_PROTOCOL", "https")
+
+    graphistry_client_url = Unicode(
+        help="""Graphistry's URL as analysts' browsers reach it (when it differs from what the kernels use, e.g.
+        behind a reverse proxy). Default: protocol://server. Env: HUNTHUB_GRAPHISTRY_CLIENT_URL.""",
+    ).tag(config=True)
+
+    @default("graphistry_client_url")
+    def _default_graphistry_client_url(self):
+        return _env("GRAPHISTRY_CLIENT_URL")
+
+    graphistry_personal_key_id = Unicode(
+        help="""Organisation personal key id every analyst uploads with (its secret in
+        `graphistry_personal_key_secret_file`). For per-analyst keys use `graphistry_keys_dir` instead.""",
+    ).tag(config=True)
+
+    graphistry_personal_key_secret_file = Unicode(
+        help="File (mode 0600) holding the organisation personal key's secret."
+    ).tag(config=True)
+
+    graphistry_keys_dir = Unicode(
+        help="""Directory of per-analyst keys, `<hub user>.json` = {"personal_key_id": ..., "personal_key_secret":
+        ...} (files 0600). An analyst's own key wins over the organisation key.""",
+    ).tag(config=True)
+
+    graphistry_privacy = Enum(
+        ["organization", "private", "public"],
+        "organization",
+        help="Who may open an uploaded graph: the organisation (default), only the analyst, or anyone with the link.",
+    ).tag(config=True)
+
+    graphistry_timeout = Integer(
+        10, help="Seconds any single request to the Graphistry server may take (login, upload, probe)."
+    ).tag(config=True)
+
+    @property
+    def graphistry_url(self) -> str:
+        return f"{self.graphistry_protocol}://{self.graphistry_server}" if self.graphistry_server else ""
+
     # --- Spark -----------------------------------------------------------------------------------
 
     spark_master = Unicode(

@@ -9,6 +9,7 @@ Run as a normal user, all analysts share that one account: fine for a demo on a 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pwd
 import subprocess
@@ -19,6 +20,7 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Dict, List, Unicode, default
 
 from hunthub import identity
+from hunthub.spawner import graphistry_keys
 from hunthub.spawner.seed import seed
 
 
@@ -61,6 +63,14 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
     )
     spark_default_queue = Unicode(
         "", config=True, help="Queue of analysts in none of `spark_queues`' groups. Empty: the cluster's default."
+    )
+
+    graphistry_personal_key_id = Unicode("", config=True, help="Organisation Graphistry personal key id.")
+    graphistry_personal_key_secret_file = Unicode(
+        "", config=True, help="File (0600) with the organisation Graphistry personal key's secret."
+    )
+    graphistry_keys_dir = Unicode(
+        "", config=True, help="Directory of per-analyst Graphistry keys, `<hub user>.json` (see graphistry_keys)."
     )
 
     @default("create_system_users")
@@ -114,6 +124,7 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
             home.chmod(0o700)
             seed(source, home)
             self.prepare_scratch(None)
+            self.deliver_graphistry_key(None)
             return
         account = self._ensure_system_user()
         self.prepare_scratch(account)
@@ -127,6 +138,29 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         )  # fmt: skip
         if result.returncode != 0:
             raise RuntimeError(f"could not deliver notebooks to {home}: {result.stderr.strip()[-500:]}")
+        self.deliver_graphistry_key(account)
+
+    def graphistry_credentials(self) -> dict | None:
+        return graphistry_keys.credentials_for(
+            self.user.name, self.graphistry_personal_key_id, self.graphistry_personal_key_secret_file,
+            self.graphistry_keys_dir,
+        )  # fmt: skip
+
+    def deliver_graphistry_key(self, account: pwd.struct_passwd | None) -> None:
+        creds = self.graphistry_credentials()
+        if creds is None and not (self.home_dir / graphistry_keys.CREDENTIALS_NAME).exists():
+            return
+        if account is None:
+            graphistry_keys.install(self.home_dir, creds)
+            return
+        result = subprocess.run(
+            [sys.executable, "-m", "hunthub.spawner.graphistry_keys", str(self.home_dir)],
+            input=json.dumps(creds), preexec_fn=set_user_setuid(account.pw_name),  # noqa: PLW1509
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home_dir)},
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"could not hand over the Graphistry key: {result.stderr.strip()[-500:]}")
 
     @property
     def scratch_dir(self) -> Path | None:
@@ -183,6 +217,8 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         env["SHELL"] = "/bin/bash"
         if self.spark_queue:
             env["HUNTHUB_SPARK_QUEUE"] = self.spark_queue
+        if self.graphistry_personal_key_id or self.graphistry_keys_dir:
+            env["HUNTHUB_GRAPHISTRY_CREDENTIALS"] = str(self.home_dir / graphistry_keys.CREDENTIALS_NAME)
         if self.scratch_dir is not None:
             env["HUNTHUB_SCRATCH"] = self.scratch_dir.as_uri()
         return env
