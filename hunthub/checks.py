@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,3 +278,19 @@ def check_login(s) -> Check:
             "Set HuntHub.oauth_issuer to exactly the issuer the provider names.",
         )  # fmt: skip
     return Check("Login", True, f"OpenID Connect provider {s.oauth_issuer} (client {s.oauth_client_id})")
+
+
+def check_graphistry(s) -> Check:
+    """The Graphistry server analysts upload graphs to, when one is configured: does it answer in time?"""
+    if not s.graphistry_server:
+        return Check("Graphistry", True, "none configured: graphs render offline in notebooks, nothing is sent")
+    try:
+        urllib.request.urlopen(f"{s.graphistry_url}/", timeout=s.graphistry_timeout).close()  # noqa: S310
+    except urllib.error.HTTPError:
+        pass  # any HTTP answer means the server is up
+    except OSError as e:
+        return Check(
+            "Graphistry", True, f"{s.graphistry_url} does not answer within {s.graphistry_timeout} s ({e})",
+            "Analysts' graphs render offline until it does: check the URL and the firewall.", warning=True,
+        )  # fmt: skip
+    return Check("Graphistry", True, f"{s.graphistry_url} answers (uploads visible to: {s.graphistry_privacy})")

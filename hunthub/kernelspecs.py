@@ -35,5 +35,6 @@ def install(prefix: str = sys.prefix) -> list[str]:
     done = [ksm.install_kernel_spec(str(d), d.name, prefix=prefix, replace=True) for d in spec_dirs()]
     conf_dir = Path(prefix, "etc", "jupyter", "jupyter_server_config.d")
     conf_dir.mkdir(parents=True, exist_ok=True)
-    done.append(str(shutil.copy(_kernels_root() / "jupyter-config" / "hunthub.json", conf_dir / "hunthub.json")))
+    for name in ("hunthub.json", "hunthub-graphs.json"):  # warm drivers; the offline graph view's data
+        done.append(str(shutil.copy(_kernels_root() / "jupyter-config" / name, conf_dir / name)))
     return done

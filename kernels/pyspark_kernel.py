@@ -7,6 +7,9 @@ cells that do not touch Spark never wait.
 
 from __future__ import annotations
 
+import os
+import threading
+
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
@@ -48,6 +51,12 @@ class _Pending:
         return dir(self._target()) if self._kernel.starter.ready.is_set() else []
 
 
+def _register_graphistry():
+    from hunthub.graph import graphistry
+
+    graphistry.register_from_env()
+
+
 class HuntHubPySparkKernel(IPythonKernel):
     implementation = "hunthub-pyspark"
     implementation_version = __version__
@@ -57,6 +66,10 @@ class HuntHubPySparkKernel(IPythonKernel):
         super().__init__(**kwargs)
         self.starter = SessionStarter()
         self.starter.start()
+        if os.environ.get("HUNTHUB_GRAPHISTRY_SERVER"):
+            # log in to the Graphistry server while the analyst reads, so the first show() uploads at once;
+            # bounded by the server timeout, and nothing at all happens without a configured server
+            threading.Thread(target=_register_graphistry, name="hunthub-graphistry", daemon=True).start()
         self._attached = False
         ns = self.shell.user_ns
         ns["spark"] = _Pending(self, "spark")

@@ -150,6 +150,13 @@ def test_hypergraph_of_logons_has_every_account_and_host(run, events):
     assert len(shown) == 5 and all(degree[h] == int(n) for h, n in shown)
     assert int(shown[0][1]) == degree.max()
 
+    # no Graphistry server here: the graph is drawn by the offline view, with every account and host in it
+    drawn = text(nb, "show")
+    assert f"GraphView({users + hosts:,} nodes" in drawn
+    assert f"user: {users:,}" in drawn and f"host: {hosts:,}" in drawn
+    shown_html = "".join(o.data.get("text/html", "") for o in tagged(nb, "show")[0].outputs if "data" in o)
+    assert "HunthubGraph.mount" in shown_html
+
 
 def test_stream_resumes_from_its_checkpoint_without_loss_or_repeats(run, events):
     nb = run("06-streaming-ingest.ipynb")

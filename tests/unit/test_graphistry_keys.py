@@ -68,3 +68,25 @@ def test_server_settings_reach_analysts_servers(settings):
     c = Config()
     hubconfig.apply_spawner(c, settings(graphistry_server="g", graphistry_personal_key_id="org-id"))
     assert c.HuntHubLocalSpawner.graphistry_personal_key_id == "org-id"
+
+
+def test_doctor_reports_the_graphistry_server(settings):
+    import http.server
+    import threading
+
+    from hunthub import checks
+    from tests.harness import free_port
+
+    assert "render offline" in checks.check_graphistry(settings()).detail
+    port = free_port()
+    server = http.server.HTTPServer(("127.0.0.1", port), http.server.BaseHTTPRequestHandler)  # answers 501
+    threading.Thread(target=server.handle_request, daemon=True).start()
+    try:
+        up = checks.check_graphistry(settings(graphistry_server=f"127.0.0.1:{port}", graphistry_protocol="http"))
+        assert up.ok and not up.warning and "answers" in up.detail
+    finally:
+        server.server_close()
+    down = checks.check_graphistry(
+        settings(graphistry_server=f"127.0.0.1:{free_port()}", graphistry_protocol="http", graphistry_timeout=2)
+    )
+    assert down.warning and "does not answer" in down.detail
