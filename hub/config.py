@@ -243,7 +243,55 @@ def graphistry_environment(s: HuntHub) -> dict[str, str]:
     }
 
 
+def docker_gateway() -> str:
+    """The host's address on Docker's default bridge: where analysts' containers reach the hub."""
+    from hunthub import docker_cluster
+
+    bridge = docker_cluster.client().networks.get("bridge")
+    return bridge.attrs["IPAM"]["Config"][0]["Gateway"]
+
+
+def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> None:
+    from hunthub import docker_cluster
+
+    names = docker_cluster.Names(s.docker_prefix)
+    c.JupyterHub.spawner_class = "hunthub-docker"
+    # containers reach the hub at the host's bridge address; the hub's database stays on loopback, out of reach
+    c.JupyterHub.hub_bind_url = f"http://{gateway or docker_gateway()}:{s.hub_port}"
+    c.HuntHubDockerSpawner.image = s.analyst_image
+    c.HuntHubDockerSpawner.allowed_images = {}  # analysts cannot pick an image (a request for one is a 400)
+    c.HuntHubDockerSpawner.remove = True  # the home is a volume: containers are disposable
+    c.HuntHubDockerSpawner.use_internal_ip = True
+    c.HuntHubDockerSpawner.name_prefix = s.docker_prefix
+    c.HuntHubDockerSpawner.spark_containers = [names.master, *(names.worker(i) for i in range(1, s.docker_workers + 1))]
+    warehouse = catalog.local_path(s.warehouse)
+    c.HuntHubDockerSpawner.warehouse_dir = str(warehouse) if warehouse else ""
+    c.HuntHubDockerSpawner.catalog_file = s.catalog_path
+    c.HuntHubDockerSpawner.scratch_root = str(docker_cluster.scratch_root(s))
+    c.HuntHubDockerSpawner.identity_root = str(s.state / "identity")
+    c.HuntHubDockerSpawner.spark_queues = dict(s.spark_queues)
+    c.HuntHubDockerSpawner.spark_default_queue = s.spark_default_queue
+    c.HuntHubDockerSpawner.mem_limit = s.docker_mem_limit
+    c.HuntHubDockerSpawner.cpu_limit = s.docker_cpu_limit
+    c.HuntHubDockerSpawner.pids_limit = s.docker_pids_limit
+    c.HuntHubDockerSpawner.notebook_dir = "/home/analyst"
+    c.Spawner.environment = {
+        **kernel_environment(s),
+        "HUNTHUB_SPARK_MASTER": f"spark://{names.master}:7077",
+    }
+
+
 def apply_spawner(c: Config, s: HuntHub) -> None:
+    c.Spawner.default_url = "/tree"
+    # analysts must not change what their server loads (jupyterhub security model)
+    c.Spawner.disable_user_config = True
+    c.Spawner.http_timeout = 90
+    c.Spawner.start_timeout = 120
+    # on 2 cores, a burst of spawns beyond this only slows everyone down; later ones get a clear 429
+    c.JupyterHub.concurrent_spawn_limit = 10
+    if s.spawner == "docker":
+        apply_docker_spawner(c, s)
+        return
     c.JupyterHub.spawner_class = "hunthub-local"
     c.HuntHubLocalSpawner.home_root = str(s.homes_dir)
     c.HuntHubLocalSpawner.notebooks_source = str(paths.notebooks_dir())
@@ -259,14 +307,7 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
         c.HuntHubLocalSpawner.graphistry_personal_key_secret_file = s.graphistry_personal_key_secret_file
         c.HuntHubLocalSpawner.graphistry_keys_dir = s.graphistry_keys_dir
     c.Spawner.cmd = [paths.venv_bin("jupyterhub-singleuser")]
-    c.Spawner.default_url = "/tree"
     c.Spawner.environment = kernel_environment(s)
-    # analysts must not change what their server loads (jupyterhub security model)
-    c.Spawner.disable_user_config = True
-    c.Spawner.http_timeout = 90
-    c.Spawner.start_timeout = 120
-    # on 2 cores, a burst of spawns beyond this only slows everyone down; later ones get a clear 429
-    c.JupyterHub.concurrent_spawn_limit = 10
 
 
 LIVY_SERVICE = "livy-gateway"

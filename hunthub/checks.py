@@ -294,3 +294,16 @@ def check_graphistry(s) -> Check:
             "Analysts' graphs render offline until it does: check the URL and the firewall.", warning=True,
         )  # fmt: skip
     return Check("Graphistry", True, f"{s.graphistry_url} answers (uploads visible to: {s.graphistry_privacy})")
+
+
+def check_docker(s) -> Check:
+    """The Docker engine and hunthub's images, for `spawner = docker`."""
+    from hunthub import docker_cluster
+
+    try:
+        missing = docker_cluster.missing_images(s)
+    except docker_cluster.DockerClusterError as e:
+        return Check("Docker", False, str(e), "Install Debian docker.io and start dockerd as root.")
+    if missing:
+        return Check("Docker", False, f"image(s) {', '.join(missing)} not built", "Run `hunthub images build`.")
+    return Check("Docker", True, f"engine answers; images {s.spark_image}, {s.analyst_image}")

@@ -17,6 +17,7 @@ def _settings(args) -> HuntHub:
         ("port", "PORT"),
         ("ip", "IP"),
         ("spark_master", "SPARK_MASTER"),
+        ("spawner", "SPAWNER"),
     ):
         value = getattr(args, flag, None)
         if value is not None:
@@ -42,6 +43,15 @@ def main(argv: list[str] | None = None) -> int:
 
     up = sub.add_parser("up", parents=[common], help="run the embedded stack until Ctrl-C")
     up.add_argument("--demo", action="store_true", help="DEMO ONLY: accept any user name and password")
+    up.add_argument(
+        "--spawner",
+        choices=["local", "docker"],
+        help="analysts' servers as local processes or containers (env HUNTHUB_SPAWNER)",
+    )
+    images = sub.add_parser("images", help="hunthub's container images (analyst, Spark, hub)")
+    images.add_argument(
+        "images_args", nargs=argparse.REMAINDER, help="`build [options]`: see `hunthub images build -h`"
+    )
     sub.add_parser("doctor", parents=[common], help="check this installation and say how to fix problems")
 
     data = sub.add_parser("data", help="datasets in the warehouse")
@@ -58,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
 
     args = parser.parse_args(argv)
+    if args.command == "images":
+        from hunthub import images as image_builder
+
+        return image_builder.main(args.images_args)
     if args.command == "kernels":
         from hunthub import kernelspecs
 

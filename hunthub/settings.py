@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from traitlets import Bool, Dict, Enum, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, List, TraitError, Unicode, default, validate
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
@@ -322,6 +322,62 @@ class HuntHub(Configurable):
     @property
     def graphistry_url(self) -> str:
         return f"{self.graphistry_protocol}://{self.graphistry_server}" if self.graphistry_server else ""
+
+    # --- per-analyst containers (spawner = docker) --------------------------------------------------
+
+    spawner = Enum(
+        ["local", "docker"],
+        help="""Where analysts' servers run. `local`: processes on this machine, one OS account each (as root).
+        `docker`: one container each (`hunthub-docker`), with Spark's master and workers as containers too; build
+        the images first with `hunthub images build`. Env: HUNTHUB_SPAWNER.""",
+    ).tag(config=True)
+
+    @default("spawner")
+    def _default_spawner(self):
+        return _env("SPAWNER", "local")
+
+    docker_prefix = Unicode(
+        help="""Name prefix of every container, network and volume hunthub creates (several hunthub installs, or
+        test runs, can share one Docker engine). Env: HUNTHUB_DOCKER_PREFIX.""",
+    ).tag(config=True)
+
+    @default("docker_prefix")
+    def _default_docker_prefix(self):
+        return _env("DOCKER_PREFIX", "hunthub")
+
+    docker_image_tag = Unicode(help="Tag of hunthub's images (default: this hunthub's version).").tag(config=True)
+
+    @default("docker_image_tag")
+    def _default_docker_image_tag(self):
+        from hunthub import __version__
+
+        return _env("DOCKER_IMAGE_TAG", __version__)
+
+    docker_workers = Integer(
+        2, help="Spark worker containers `hunthub up --spawner docker` starts (standing in for worker hosts)."
+    ).tag(config=True)
+
+    docker_worker_cores = Integer(1, help="Cores each Spark worker container offers.").tag(config=True)
+
+    docker_worker_memory = Unicode("1g", help="Memory each Spark worker container offers to executors.").tag(
+        config=True
+    )
+
+    docker_mem_limit = Unicode("3G", help="Memory limit of each analyst's container.").tag(config=True)
+
+    docker_cpu_limit = Float(1.0, help="CPU limit (cores) of each analyst's container.").tag(config=True)
+
+    docker_pids_limit = Integer(1024, help="Process limit of each analyst's container (fork bombs stop there).").tag(
+        config=True
+    )
+
+    @property
+    def analyst_image(self) -> str:
+        return f"hunthub-analyst:{self.docker_image_tag}"
+
+    @property
+    def spark_image(self) -> str:
+        return f"hunthub-spark:{self.docker_image_tag}"
 
     # --- Spark -----------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, catalog, checks, cluster, kernelspecs, paths
+from hunthub import __version__, catalog, checks, cluster, docker_cluster, kernelspecs, paths
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
 from hunthub.settings import HuntHub
@@ -34,7 +34,9 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
         "proxy API": ("127.0.0.1", s.proxy_api_port),
         "hub API": ("127.0.0.1", s.hub_port),
     }
-    if s.embedded_cluster:
+    if s.spawner == "docker":
+        ports["Spark master UI"] = ("127.0.0.1", s.spark_master_webui_port)
+    elif s.embedded_cluster:
         ports["Spark master"] = ("127.0.0.1", s.spark_master_port)
         ports["Spark master UI"] = ("127.0.0.1", s.spark_master_webui_port)
         ports["Spark worker UI"] = ("127.0.0.1", s.spark_worker_webui_port)
@@ -47,6 +49,8 @@ def preflight(s: HuntHub) -> None:
     # Java is needed even with an external cluster: analysts' drivers run in their servers, on this machine
     results = [checks.check_state_dir(s.state), checks.check_java(), checks.check_spark()]
     results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s)), checks.check_login(s)]
+    if s.spawner == "docker":
+        results.append(checks.check_docker(s))
     failed = [c for c in results if not c.ok]
     for c in results:
         if not c.ok or c.warning:
@@ -87,6 +91,13 @@ def start_cluster(sup: Supervisor, s: HuntHub) -> None:
         f"cores and {s.worker_memory_mb / 1024:.1f} GiB ...")  # fmt: skip
     cluster.start(sup, s, progress=lambda msg: say(f"      {msg}"))
     say(f"      master UI http://127.0.0.1:{s.spark_master_webui_port}/")
+
+
+def start_docker_cluster(s: HuntHub) -> None:
+    say(f"[2/4] Spark {paths.spark_version()} as containers ({s.spark_image}): a master and {s.docker_workers} "
+        f"worker(s) with {s.docker_worker_cores} core(s) each ...")  # fmt: skip
+    docker_cluster.start(s, progress=lambda msg: say(f"      {msg}"))
+    say(f"      master UI http://127.0.0.1:{s.spark_master_webui_port}/; analysts' servers: {s.analyst_image}")
 
 
 def ensure_demo_data(s: HuntHub) -> None:
@@ -191,7 +202,9 @@ def up(s: HuntHub) -> int:
         password, created = (None, False)
         if not s.demo and s.auth == "native":
             password, created = _secret_file(s.admin_password_file, lambda: secrets.token_urlsafe(15))
-        if s.embedded_cluster:
+        if s.spawner == "docker":
+            start_docker_cluster(s)
+        elif s.embedded_cluster:
             start_cluster(sup, s)
         else:
             problem = checks.master_problem(s.master_url)
@@ -202,7 +215,7 @@ def up(s: HuntHub) -> int:
         cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
         banner(s, password if created else None)
         return supervise(sup)
-    except (StartupError, cluster.ClusterError, StaleRunError) as e:
+    except (StartupError, cluster.ClusterError, StaleRunError, docker_cluster.DockerClusterError) as e:
         say(f"\nERROR: {e}")
         return 1
     except KeyboardInterrupt:
@@ -215,6 +228,10 @@ def up(s: HuntHub) -> int:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             say("stopping ...")
             sup.stop_all()
+            if s.spawner == "docker":
+                removed = docker_cluster.stop(s)
+                if removed:
+                    say(f"removed {len(removed)} {s.docker_prefix}-* container(s)/network(s); homes stay in volumes")
             say("stopped.")
 
 
