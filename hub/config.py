@@ -245,10 +245,13 @@ def graphistry_environment(s: HuntHub) -> dict[str, str]:
 
 def docker_gateway() -> str:
     """The host's address on Docker's default bridge: where analysts' containers reach the hub."""
+    import ipaddress
+
     from hunthub import docker_cluster
 
-    bridge = docker_cluster.client().networks.get("bridge")
-    return bridge.attrs["IPAM"]["Config"][0]["Gateway"]
+    ipam = docker_cluster.client().networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # Docker leaves Gateway out when it is the subnet's first address, as on the default bridge
+    return ipam.get("Gateway") or str(next(ipaddress.ip_network(ipam["Subnet"]).hosts()))
 
 
 def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> None:

@@ -357,7 +357,15 @@ class HuntHub(Configurable):
         2, help="Spark worker containers `hunthub up --spawner docker` starts (standing in for worker hosts)."
     ).tag(config=True)
 
-    docker_worker_cores = Integer(1, help="Cores each Spark worker container offers.").tag(config=True)
+    docker_worker_cores = Integer(
+        help="""Cores each Spark worker container offers. Default: this machine's cores, so the workers together
+        offer twice as many executor slots as there are cores, as the embedded cluster does (interactive sessions
+        are idle most of the time)."""
+    ).tag(config=True)
+
+    @default("docker_worker_cores")
+    def _default_docker_worker_cores(self):
+        return machine_cores()
 
     docker_worker_memory = Unicode("1g", help="Memory each Spark worker container offers to executors.").tag(
         config=True

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from dockerspawner import DockerSpawner
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Dict, Integer, List, Unicode, default
 
 from hunthub import docker_cluster, identity
 
@@ -59,9 +59,9 @@ class HuntHubDockerSpawner(DockerSpawner):
     def _names(self) -> docker_cluster.Names:
         return docker_cluster.Names(self.name_prefix)
 
-    @property
-    def container_name(self) -> str:
-        return self._names().analyst(self.escaped_name)
+    @default("name_template")
+    def _default_name_template(self):
+        return self._names().analyst("{username}")
 
     def get_env(self):
         return self.container_env(super().get_env())
@@ -75,7 +75,7 @@ class HuntHubDockerSpawner(DockerSpawner):
         env["HOME"] = HOME
         env["HUNTHUB_WAREHOUSE"] = f"file://{docker_cluster.WAREHOUSE}"
         env["HUNTHUB_CATALOG"] = docker_cluster.CATALOG
-        env["HUNTHUB_DRIVER_HOST"] = self.container_name
+        env["HUNTHUB_DRIVER_HOST"] = self.object_name
         env["HUNTHUB_DRIVER_BIND_ADDRESS"] = "0.0.0.0"  # noqa: S104 - inside the container, on its own network
         env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://{self._names().master}:8080"
         conf = json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}")
@@ -134,7 +134,11 @@ class HuntHubDockerSpawner(DockerSpawner):
             # executors (the spark user's group) write into the scratch space beside the analyst
             "group_add": [str(docker_cluster.SPARK_UID)],
         }
-        self.extra_create_kwargs = {"user": CONTAINER_USER, "working_dir": HOME, "hostname": self.container_name}
+        self.extra_create_kwargs = {
+            "user": CONTAINER_USER, "working_dir": HOME, "hostname": self.object_name,
+            # `hunthub up` removes whatever carries its label when it stops, even after a hub crash
+            "labels": {docker_cluster.LABEL: self.name_prefix},
+        }  # fmt: skip
         return await super().start()
 
     async def stop(self, now=False):

@@ -1,0 +1,117 @@
+"""Drive a hub the way a browser's notebook does, over HTTP: log in, get a token, start a server, run code in a
+kernel through the proxy's websocket. For tests that need many analysts at once, where a browser each is slow."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+
+class HubUser:
+    def __init__(self, base: str, name: str, password: str = "any-password-demo"):
+        self.base, self.name = base.rstrip("/"), name
+        self.session = requests.Session()
+        self.session.get(f"{self.base}/hub/login")
+        r = self.session.post(
+            f"{self.base}/hub/login",
+            data={"username": name, "password": password, "_xsrf": self.session.cookies.get("_xsrf")},
+            allow_redirects=False,
+        )
+        assert r.status_code in (302, 303), f"login of {name} failed: {r.status_code} {r.text[:300]}"
+        r = self.session.post(
+            f"{self.base}/hub/api/users/{name}/tokens",
+            json={"note": "hunthub tests", "expires_in": 3600},
+            headers={"X-XSRFToken": self.session.cookies.get("_xsrf")},
+        )
+        assert r.status_code in (200, 201), f"no token for {name}: {r.status_code} {r.text[:300]}"
+        self.token = r.json()["token"]
+        self.api = requests.Session()
+        self.api.headers["Authorization"] = f"token {self.token}"
+
+    def hub(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.api.request(method, f"{self.base}/hub/api{path}", timeout=60, **kwargs)
+
+    def server(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.api.request(method, f"{self.base}/user/{self.name}/api{path}", timeout=60, **kwargs)
+
+    def start_server(self, timeout: float = 300, **options) -> float:
+        """Ask for the server and wait until it answers; returns the seconds it took."""
+        started = time.monotonic()
+        r = self.hub("POST", f"/users/{self.name}/server", json=options or None)
+        assert r.status_code in (201, 202), f"spawn of {self.name}: {r.status_code} {r.text[:300]}"
+        self.wait_ready(timeout, started)
+        return time.monotonic() - started
+
+    def wait_ready(self, timeout: float = 300, started: float | None = None) -> None:
+        deadline = (started or time.monotonic()) + timeout
+        while time.monotonic() < deadline:
+            model = self.hub("GET", f"/users/{self.name}").json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready") and self.server("GET", "/status").status_code == 200:
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{self.name}'s server was not ready within {timeout} s: {model}")
+
+    def stop_server(self, timeout: float = 120) -> None:
+        self.hub("DELETE", f"/users/{self.name}/server")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.hub("GET", f"/users/{self.name}").json().get("servers"):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"{self.name}'s server did not stop within {timeout} s")
+
+    def run(self, code: str, kernel: str = "hunthub-pyspark", timeout: float = 300) -> dict:
+        """Run one cell in a new kernel; returns {'status', 'text', 'error'} as a notebook would show them."""
+        r = self.server("POST", "/kernels", json={"name": kernel})
+        assert r.status_code == 201, r.text
+        kernel_id = r.json()["id"]
+        try:
+            return asyncio.run(self._execute(kernel_id, code, timeout))
+        finally:
+            self.server("DELETE", f"/kernels/{kernel_id}")
+
+    async def _execute(self, kernel_id: str, code: str, timeout: float) -> dict:
+        url = f"{self.base}/user/{self.name}/api/kernels/{kernel_id}/channels".replace("http", "ws", 1)
+        ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.token}"}))
+        msg_id = uuid.uuid4().hex
+        ws.write_message(
+            json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
+                           "session": uuid.uuid4().hex, "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell",
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                            "allow_stdin": False, "stop_on_error": True},
+            })
+        )  # fmt: skip
+        result = {"status": "?", "text": "", "error": None}
+        idle = False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
+            if raw is None:
+                raise AssertionError("the kernel's websocket closed")
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                result["text"] += content["text"]
+            elif kind in ("execute_result", "display_data"):
+                result["text"] += content["data"].get("text/plain", "") + "\n"
+            elif kind == "error":
+                result["error"] = f"{content['ename']}: {content['evalue']}"
+            elif kind == "execute_reply":
+                result["status"] = content["status"]
+            elif kind == "status" and content["execution_state"] == "idle":
+                idle = True
+            if idle and result["status"] != "?":  # the reply (shell) and idle (iopub) come in either order
+                break
+        ws.close()
+        return result
