@@ -115,6 +115,8 @@ def doctor(s: HuntHub) -> int:
         results += checks.check_ports(required_ports(s))
     results += [checks.check_state_dir(s.state), check_cluster(s, running), check_catalog(s), checks.check_login(s)]
     results.append(checks.check_graphistry(s))
+    if s.spawner == "docker":
+        results.append(checks.check_docker(s))
     if s.livy_url:
         results.append(check_livy(s))
     for c in results:
