@@ -24,6 +24,15 @@ def _running_pids(s: HuntHub) -> dict[str, int]:
 
 
 def check_cluster(s: HuntHub, running: dict[str, int]) -> checks.Check:
+    if s.spawner == "docker":
+        from hunthub import docker_cluster
+
+        try:
+            workers = cluster.alive_workers(docker_cluster.master_state(s))
+        except (OSError, ValueError):
+            return checks.Check("Cluster", True, "Spark containers not running (`bin/hunthub up --spawner docker`)")
+        return checks.Check("Cluster", bool(workers), f"Spark containers: {len(workers)} live worker(s)",
+                            f"See `docker logs {docker_cluster.Names(s.docker_prefix).master}`.")  # fmt: skip
     if s.embedded_cluster and "spark-master" not in running:
         return checks.Check("Cluster", True, "embedded cluster not running (`bin/hunthub up` starts it)")
     problem = checks.master_problem(s.master_url)
