@@ -19,7 +19,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Dict, List, Unicode, default
 
-from hunthub import identity
+from hunthub import acl, identity
 from hunthub.spawner import graphistry_keys
 from hunthub.spawner.seed import seed
 
@@ -183,17 +183,7 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         scratch.chmod(0o770)
         if not self.scratch_writers:
             return
-        entries = [f"u:{account.pw_name}:rwx", "m::rwx"]
-        entries += [f"u:{writer}:rwx" for writer in self.scratch_writers]
-        spec = ",".join(entries + [f"d:{e}" for e in entries] + ["d:u::rwx", "d:g::---", "d:o::---"])
-        # the directory only, not -R: what is created inside inherits the default entries, and a spawn must not
-        # walk an analyst's whole scratch space every time
-        try:
-            done = subprocess.run(["setfacl", "-m", spec, str(scratch)], capture_output=True, text=True)
-        except FileNotFoundError:
-            raise RuntimeError("setfacl is missing (Debian: apt-get install acl); bin/hunthub installs it") from None
-        if done.returncode != 0:
-            raise RuntimeError(f"could not share {scratch} with Spark's executors: {done.stderr.strip()}")
+        acl.grant_rwx(scratch, [account.pw_name, *self.scratch_writers])
 
     def make_preexec_fn(self, name):
         if self.create_system_users:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import subprocess
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hunthub import catalog
+from hunthub import acl, catalog
 from hunthub.ingest import IngestError
 from hunthub.ingest.readers import EVENT_TIME, LINEAGE, PARTITION, RecordError, time_column
 from hunthub.ingest.records import (
@@ -259,14 +258,10 @@ def share_directory(uri: str, writers) -> None:
     if path is None or not writers:
         return
     path.mkdir(parents=True, exist_ok=True)
-    entries = [f"u:{w}:rwx" for w in writers] + ["m::rwx"]
-    spec = ",".join(entries + [f"d:{e}" for e in entries] + ["d:u::rwx", "d:g::r-x", "d:o::r-x"])
     try:
-        done = subprocess.run(["setfacl", "-m", spec, str(path)], capture_output=True, text=True)
-    except FileNotFoundError:
-        raise IngestError("setfacl is missing (Debian: apt-get install acl); bin/hunthub installs it") from None
-    if done.returncode != 0:
-        raise IngestError(f"could not let Spark's executors write {path}: {done.stderr.strip()}")
+        acl.grant_rwx(path, list(writers), rest="r-x")
+    except acl.ACLError as e:
+        raise IngestError(str(e)) from None
 
 
 def _append(spark, rows_rdd, columns, location: str, existing_ids_at: str | None, dates=None, partitioned=True,
