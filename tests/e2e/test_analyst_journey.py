@@ -15,7 +15,7 @@ import pyarrow.dataset as ds
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import browser, screenshot
+from tests.e2e.browser import browser, run_all_cells, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -40,33 +40,6 @@ def signup(page, base, user, password):
 
 def expected_auth_events(stack) -> int:
     return ds.dataset(stack.state_dir / "warehouse" / "auth_events", format="parquet", partitioning="hive").count_rows()
-
-
-def run_all_cells(page):
-    """Run All, as an analyst would: a Run All issued while the notebook is still connecting to its kernel is
-    either dropped or answered with JupyterLab's "Select Kernel" dialog (whose default is our kernel)."""
-    page.locator(".jp-Notebook").wait_for()
-    server = re.match(r"(.*/user/[^/]+/)", page.url).group(1)
-    for _ in range(120):  # until the page's websocket is attached to an idle kernel
-        kernels = page.request.get(f"{server}api/kernels").json()
-        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
-            break
-        page.wait_for_timeout(500)
-    first_prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
-    dialog_accept = page.locator(".jp-Dialog .jp-mod-accept")
-    for _ in range(12):
-        if dialog_accept.is_visible():
-            dialog_accept.click()
-        else:
-            page.get_by_role("menuitem", name="Run").click()
-            page.locator("li[data-command='runmenu:run-all']").click()
-        try:
-            expect(first_prompt).to_have_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
-            return
-        except AssertionError:
-            if not dialog_accept.is_visible():
-                page.keyboard.press("Escape")  # close a menu left open
-    raise AssertionError("Run All never started the first cell")
 
 
 def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
@@ -113,7 +86,7 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
             assert not any("Livy" in name for name in offered), offered
 
             page.goto(f"{base}/user/{analyst}/notebooks/{NOTEBOOK}")
-            run_all_cells(page)
+            run_all_cells(page, f"{base}/user/{analyst}/")
             count_output = page.get_by_text(re.compile(r"auth_events: \d+ events"))
             count_output.wait_for(timeout=240_000)
             assert count_output.inner_text().strip() == f"auth_events: {expected} events"

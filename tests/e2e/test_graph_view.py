@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from hunthub.graph.view import view
-from tests.e2e.browser import browser, screenshot
+from tests.e2e.browser import browser, run_all_cells, screenshot
 from tests.harness import ROOT, free_port
 
 pytestmark = pytest.mark.e2e
@@ -154,24 +154,8 @@ def explained(test):
 
 
 def run_all(page, url: str) -> None:
-    """Open the notebook and Run All once its kernel is connected and idle (an earlier Run All may run nothing)."""
     page.goto(url)
-    page.locator(".jp-Notebook").wait_for(timeout=60_000)
-    for _ in range(120):
-        kernels = page.request.get(url.split("notebooks/")[0] + "api/kernels").json()
-        if any(k["connections"] > 0 and k["execution_state"] == "idle" for k in kernels):
-            break
-        page.wait_for_timeout(500)
-    prompt = page.locator(".jp-CodeCell .jp-InputPrompt").first
-    for _ in range(6):
-        page.get_by_role("menuitem", name="Run").click()
-        page.locator("li[data-command='runmenu:run-all']").click()
-        try:
-            prompt.filter(has_text=re.compile(r"\[(\*|\d+)\]")).wait_for(timeout=10_000)
-            return
-        except Exception:  # noqa: BLE001 - the menu may still be open; try again
-            page.keyboard.press("Escape")
-    raise AssertionError("Run All never started the cell")
+    run_all_cells(page, url.split("notebooks/")[0])
 
 
 def pixels(page) -> np.ndarray:
