@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
-import fcntl
 import hashlib
 import os
 import queue
@@ -32,7 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hunthub import __version__
+from hunthub import __version__, locks
 
 IMAGES = ("spark", "analyst", "hub")
 DEFAULT_BASE = "hunthub-base:bookworm"
@@ -443,17 +441,11 @@ def build(
         return _build(selected, root, engine, base_image, extra_ca_certs, no_cache, tag, prefix, latest, verbose, echo)
 
 
-@contextlib.contextmanager
 def checkout_lock(root: Path, echo: Callable[[str], None] = print):
     """One build at a time per checkout: they share images/.extra-ca/."""
     lock = Path(tempfile.gettempdir()) / f"hunthub-images-{hashlib.sha256(str(root).encode()).hexdigest()[:12]}.lock"
-    with lock.open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            echo(f"images: another `hunthub images build` of {root} is running; waiting for it ...")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+    busy = f"images: another `hunthub images build` of {root} is running; waiting for it ..."
+    return locks.exclusive(lock, busy, echo)
 
 
 def _build(selected, root, engine, base_image, extra_ca_certs, no_cache, tag, prefix, latest, verbose, echo):

@@ -12,16 +12,13 @@ value that does not fit it sends that record to quarantine.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hunthub import acl, catalog
+from hunthub import acl, catalog, locks
 from hunthub.ingest import IngestError
 from hunthub.ingest.readers import EVENT_TIME, LINEAGE, PARTITION, RecordError, time_column
 from hunthub.ingest.records import (
@@ -182,21 +179,10 @@ def _quarantine_row(entry, fmt, now):
 # --- driver side ---------------------------------------------------------------------------------------------
 
 
-@contextmanager
 def table_lock(target: Target, say=print):
     """One writer per table at a time: two concurrent ingests could both find an event missing and both add it."""
-    lock_path = Path(target.catalog_path).parent / f".ingest-{target.table}.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"waiting for another ingest into {target.table} to finish ...")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+    lock = Path(target.catalog_path).parent / f".ingest-{target.table}.lock"
+    return locks.exclusive(lock, f"waiting for another ingest into {target.table} to finish ...", say)
 
 
 def path_exists(spark, uri: str) -> bool:
