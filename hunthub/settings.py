@@ -492,6 +492,92 @@ class HuntHub(Configurable):
         help="Extra Spark properties for every analyst session, e.g. {'spark.sql.shuffle.partitions': '8'}."
     ).tag(config=True)
 
+    # --- sharing one cluster among many analysts --------------------------------------------------
+
+    dynamic_allocation = Bool(
+        True,
+        help="""Executors follow work: analysts' sessions ask for executors when a job needs them and give them
+        back when idle (Spark dynamic allocation with shuffle tracking, no external shuffle service needed), so an
+        idle kernel or an unclaimed warm driver holds no executor cores. `analyst_cores` still caps each session.
+        Off: a session keeps its executors as long as it lives.""",
+    ).tag(config=True)
+
+    executor_idle_timeout = Integer(
+        30,
+        help="""Seconds an executor without tasks (and without cached data or shuffle files still needed) stays
+        before its cores go back to the cluster (spark.dynamicAllocation.executorIdleTimeout).""",
+    ).tag(config=True)
+
+    cached_executor_idle_timeout = Integer(
+        600,
+        help="""Seconds an idle executor holding cached data (df.cache()) stays: longer, because an analyst who
+        cached a table is likely to query it again (spark.dynamicAllocation.cachedExecutorIdleTimeout).""",
+    ).tag(config=True)
+
+    shuffle_idle_timeout = Integer(
+        120,
+        help="""Seconds an idle executor holding shuffle files of the session's past jobs stays
+        (spark.dynamicAllocation.shuffleTracking.timeout). Spark's default never lets it go while the driver
+        still references the shuffle; a later job that needs those files recomputes them.""",
+    ).tag(config=True)
+
+    jvm_start_slots = Integer(
+        help="""Driver JVMs (kernels' and warm drivers') that may start at the same time on this host; the rest
+        wait their turn and say so. A burst of JVM starts on a small machine slows every one of them down.
+        Default: the machine's cores. Env: HUNTHUB_JVM_START_SLOTS.""",
+    ).tag(config=True)
+
+    @default("jvm_start_slots")
+    def _default_jvm_start_slots(self):
+        return int(_env("JVM_START_SLOTS", "0")) or machine_cores()
+
+    warm_driver_delay = Integer(
+        30,
+        help="""Seconds after an analyst's server starts before it starts their warm driver, so a burst of logins is
+        not a burst of JVM starts. Warm drivers are only kept for analysts whose earlier sessions used Spark, and
+        only while they have no live Spark session of their own.""",
+    ).tag(config=True)
+
+    cull_idle_timeout = Integer(
+        3600,
+        help="""Seconds without activity after which an analyst's server is stopped by the idle culler
+        (jupyterhub-idle-culler, a hub service), giving back its memory and Spark resources. A server whose kernel
+        is running a cell or a Spark job counts as active. 0: never cull.""",
+    ).tag(config=True)
+
+    cull_every = Integer(
+        help="Seconds between two rounds of the idle culler. Default: a tenth of `cull_idle_timeout`, at least 10."
+    ).tag(config=True)
+
+    @default("cull_every")
+    def _default_cull_every(self):
+        return max(10, self.cull_idle_timeout // 10)
+
+    kernel_cull_idle_timeout = Integer(
+        3600,
+        help="""Seconds after which an analyst's server shuts down one of its kernels that has been idle (no cell
+        running, no Spark job running), giving back its driver's memory. A kernel running a cell or a Spark job is
+        never culled. 0: never.""",
+    ).tag(config=True)
+
+    concurrent_spawn_limit = Integer(
+        help="""Servers that may be starting at the same time; analysts beyond it are asked to try again in a few
+        seconds. Default: sized from the machine (4 per core, at least 8).""",
+    ).tag(config=True)
+
+    @default("concurrent_spawn_limit")
+    def _default_concurrent_spawn_limit(self):
+        return max(8, 4 * machine_cores())
+
+    active_server_limit = Integer(
+        help="""Analysts' servers that may run at the same time; the next analyst is told the hub is full. Default:
+        sized from the machine's memory, about 300 MB per server. 0: no limit.""",
+    ).tag(config=True)
+
+    @default("active_server_limit")
+    def _default_active_server_limit(self):
+        return max(10, machine_memory_mb() // 300)
+
     sql_row_limit = Integer(
         help="Rows the Spark SQL kernel shows per result before it says the result was truncated. "
         "Env: HUNTHUB_SQL_ROW_LIMIT."
