@@ -14,7 +14,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from hunthub import catalog, cluster, paths
+from hunthub import catalog, cluster, driver_jvm, paths
 from hunthub.settings import HuntHub, load
 
 
@@ -206,6 +206,9 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "spark.cores.max": str(s.analyst_cores),
         "spark.executor.memory": s.executor_memory,
         "spark.driver.memory": s.driver_memory,
+        # small, fast-starting drivers (see hunthub.driver_jvm); not the host's class archive in containers
+        "spark.driver.extraJavaOptions": driver_jvm.java_options(archive=s.spawner != "docker"),
+        **executor_allocation(s),
         **s.spark_conf,
     }
     env = {
@@ -215,6 +218,7 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "HUNTHUB_CATALOG": s.catalog_path,
         "HUNTHUB_WARM_DRIVER": "1" if s.warm_driver else "0",
         "HUNTHUB_WARM_DRIVER_TTL": str(s.warm_driver_ttl),
+        "HUNTHUB_WARM_DRIVER_DELAY": str(s.warm_driver_delay),
         "HUNTHUB_SQL_ROW_LIMIT": str(s.sql_row_limit),
         "SPARK_HOME": str(paths.spark_home()),
         # the same Python on the driver and on the executors
@@ -227,7 +231,65 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
     java_home = paths.java_home()
     if java_home:
         env["JAVA_HOME"] = java_home
+    if s.spawner != "docker":  # drivers in containers do not see the host's slots (see hunthub.jvm_slots)
+        env["HUNTHUB_JVM_START_SLOTS_DIR"] = str(jvm_start_slots_dir(s))
     return env
+
+
+def executor_allocation(s: HuntHub) -> dict[str, str]:
+    """Spark properties that make an analyst's executors follow their work: none while idle, up to their share of
+    cores while a job runs. Standalone supports this without an external shuffle service through shuffle tracking.
+
+    The cap per analyst stays spark.cores.max: executors get a fixed number of cores (standalone otherwise gives
+    one executor every free core of a worker) and maxExecutors is how many of them fit in the cap."""
+    if not s.dynamic_allocation:
+        return {}
+    for name in ("executor_idle_timeout", "cached_executor_idle_timeout", "shuffle_idle_timeout"):
+        if getattr(s, name) < 1:
+            raise HubConfigError(f"HuntHub.{name} must be at least 1 second, not {getattr(s, name)}")
+    cores_max = int(s.spark_conf.get("spark.cores.max", s.analyst_cores))
+    executor_cores = int(s.spark_conf.get("spark.executor.cores", cores_max))
+    if executor_cores < 1 or executor_cores > cores_max:
+        raise HubConfigError(
+            f"spark.executor.cores ({executor_cores}) must be between 1 and the analyst's spark.cores.max "
+            f"({cores_max}): no executor could start"
+        )
+    return {
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        "spark.dynamicAllocation.minExecutors": "0",
+        "spark.dynamicAllocation.initialExecutors": "0",
+        "spark.dynamicAllocation.maxExecutors": str(cores_max // executor_cores),
+        "spark.executor.cores": str(executor_cores),
+        "spark.dynamicAllocation.executorIdleTimeout": f"{s.executor_idle_timeout}s",
+        "spark.dynamicAllocation.cachedExecutorIdleTimeout": f"{s.cached_executor_idle_timeout}s",
+        "spark.dynamicAllocation.shuffleTracking.timeout": f"{s.shuffle_idle_timeout}s",
+        # Spark forgets a shuffle (and an executor holding only its files becomes idle) only when the driver's GC
+        # has collected its last reference; Spark forces a GC every 30 min by default, which would leave every
+        # executor that ran a shuffle (most queries) to shuffle_idle_timeout. A GC of a small driver's heap costs
+        # little next to cores held for nothing; at least 30 s apart. (The kernel collects Python's garbage at
+        # the same pace: see session.release_unreferenced.)
+        "spark.cleaner.periodicGC.interval": f"{max(30, min(s.executor_idle_timeout, s.shuffle_idle_timeout))}s",
+    }
+
+
+def jvm_start_slots_dir(s: HuntHub) -> Path:
+    """Where the host's driver start slots are (see hunthub.jvm_slots): a root-owned directory every analyst's
+    account can read when the hub runs as root, else the state dir (analysts then share the hub's account)."""
+    from hunthub import jvm_slots
+
+    return jvm_slots.HOST_DIR if os.geteuid() == 0 else s.state / "jvm-start-slots"
+
+
+def prepare_jvm_start_slots(s: HuntHub) -> Path | None:
+    """Create the slot files kernels take turns on; nothing in docker mode (out of scope, see hunthub.jvm_slots)."""
+    from hunthub import jvm_slots
+
+    if s.spawner == "docker":
+        return None
+    if s.jvm_start_slots < 1:
+        raise HubConfigError(f"HuntHub.jvm_start_slots must be at least 1, not {s.jvm_start_slots}")
+    return jvm_slots.prepare(jvm_start_slots_dir(s), s.jvm_start_slots)
 
 
 def graphistry_environment(s: HuntHub) -> dict[str, str]:
@@ -290,8 +352,6 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
     c.Spawner.disable_user_config = True
     c.Spawner.http_timeout = 90
     c.Spawner.start_timeout = 120
-    # on 2 cores, a burst of spawns beyond this only slows everyone down; later ones get a clear 429
-    c.JupyterHub.concurrent_spawn_limit = 10
     if s.spawner == "docker":
         apply_docker_spawner(c, s)
         return
@@ -387,6 +447,140 @@ def apply_hub(c: Config, s: HuntHub) -> None:
         )
 
 
+CULLER_SERVICE = "idle-culler"
+
+
+def idle_culler_service(s: HuntHub) -> dict:
+    """jupyterhub-idle-culler as a hub-managed service: it stops servers idle longer than `cull_idle_timeout`, and
+    never deletes users (an analyst's account and home stay). Admins' servers are culled like anyone's."""
+    argv = [
+        sys.executable, "-m", "jupyterhub_idle_culler",
+        f"--timeout={s.cull_idle_timeout}", f"--cull-every={s.cull_every}",
+        "--cull-users=False",
+        # no config file: the culler would otherwise load idle_culler_config.py from wherever the hub was started
+        "--config=",
+    ]  # fmt: skip
+    return {"name": CULLER_SERVICE, "command": argv, "display": False}
+
+
+def apply_culling(c: Config, s: HuntHub) -> None:
+    """Idle servers are stopped by jupyterhub-idle-culler, with a role holding only the scopes it uses (upstream's
+    list: find users, read their servers' activity, stop servers). Servers report activity every
+    `activity_interval` s; kernels running a cell or a Spark job count as activity (hunthub.kernels.spark_activity)."""
+    c.JupyterHub.last_activity_interval = s.activity_interval
+    c.Spawner.environment = {
+        **c.Spawner.get("environment", {}),
+        "JUPYTERHUB_ACTIVITY_INTERVAL": str(s.activity_interval),
+    }
+    services = c.JupyterHub.services if isinstance(c.JupyterHub.get("services"), list) else []
+    roles = c.JupyterHub.load_roles if isinstance(c.JupyterHub.get("load_roles"), list) else []
+    c.JupyterHub.services = [x for x in services if x.get("name") != CULLER_SERVICE]
+    c.JupyterHub.load_roles = [x for x in roles if x.get("name") != CULLER_SERVICE]
+    if s.cull_idle_timeout <= 0:
+        return
+    if s.cull_idle_timeout < 2 * s.activity_interval:
+        # a busy server's report can come up to about 1.6 intervals after its last check (jitter, check period)
+        raise HubConfigError(
+            f"HuntHub.cull_idle_timeout ({s.cull_idle_timeout} s) must be at least twice HuntHub.activity_interval "
+            f"({s.activity_interval} s), or servers in use could be stopped before the hub hears of their activity"
+        )
+    if s.cull_every <= 0:
+        raise HubConfigError(f"HuntHub.cull_every must be at least 1 second, not {s.cull_every}")
+    c.JupyterHub.services.append(idle_culler_service(s))
+    c.JupyterHub.load_roles.append(
+        {
+            "name": CULLER_SERVICE,
+            "description": "Stop analysts' servers idle longer than HuntHub.cull_idle_timeout",
+            "scopes": ["list:users", "read:users:activity", "servers"],
+            "services": [CULLER_SERVICE],
+        }
+    )
+
+
+def kernel_culling_args(s: HuntHub) -> list[str]:
+    """jupyter_server options (command line of every analyst's server) that shut down kernels idle longer than
+    `kernel_cull_idle_timeout`; nothing when it is 0."""
+    if s.kernel_cull_idle_timeout <= 0:
+        return []
+    every = max(10, min(300, s.kernel_cull_idle_timeout // 10))
+    return [
+        f"--MappingKernelManager.cull_idle_timeout={s.kernel_cull_idle_timeout}",
+        f"--MappingKernelManager.cull_interval={every}",
+        # a kernel running a cell is never culled; a Spark job running while the kernel is idle also counts as
+        # activity (hunthub.kernels.spark_activity touches the kernel's last_activity)
+        "--MappingKernelManager.cull_busy=False",
+        # an open browser tab holds a websocket to its kernels: counting that as use would let a forgotten tab
+        # keep a driver JVM and its memory alive forever; idle means no cell and no job, tab or not
+        "--MappingKernelManager.cull_connected=True",
+    ]
+
+
+def apply_kernel_culling(c: Config, s: HuntHub) -> None:
+    """Passed as arguments, which both the local and the docker spawner add to the server's command line."""
+    args = c.Spawner.args if isinstance(c.Spawner.get("args"), list) else []
+    kept = [a for a in args if not a.startswith("--MappingKernelManager.cull_")]
+    c.Spawner.args = [*kept, *kernel_culling_args(s)]
+
+
+def apply_limits(c: Config, s: HuntHub) -> None:
+    """JupyterHub's own brakes for bursts: servers starting at once, and servers running at all. The analyst over a
+    limit gets a 429 (with Retry-After for spawns) and hub/templates/429.html says what it means."""
+    if s.concurrent_spawn_limit < 0 or s.active_server_limit < 0:
+        raise HubConfigError("HuntHub.concurrent_spawn_limit and HuntHub.active_server_limit cannot be negative")
+    c.JupyterHub.concurrent_spawn_limit = s.concurrent_spawn_limit
+    # Retry-After of a throttled spawn: upstream suggests 30-60 s, longer than a whole spawn here (a few seconds),
+    # so a burst's unlucky half waited far longer than the spawns ahead of them took; a short random spread is enough
+    c.JupyterHub.spawn_throttle_retry_range = (2, 8)
+    c.JupyterHub.active_server_limit = s.active_server_limit
+    c.JupyterHub.template_vars = {
+        **c.JupyterHub.get("template_vars", {}),
+        "hunthub_active_server_limit": s.active_server_limit,
+        "hunthub_concurrent_spawn_limit": s.concurrent_spawn_limit,
+        "hunthub_cull_idle_minutes": s.cull_idle_timeout // 60,
+    }
+
+
+STATUS_SERVICE = "hunthub-status"
+
+
+def status_service(s: HuntHub) -> dict:
+    """The admins' page of who holds what (hunthub.hub.status_page), a hub-managed service with its own token:
+    the same token `hunthub status` reads from the hub's private dir (generated once, 0600)."""
+    from hunthub import status
+
+    webui = f"http://127.0.0.1:{s.spark_master_webui_port}" if s.embedded_cluster or s.spawner == "docker" else ""
+    argv = [
+        sys.executable, "-m", "hunthub.hub.status_page", f"--port={s.status_port}", "--ip=127.0.0.1",
+        f"--public-url={s.public_url}", f"--master-webui={webui}",
+    ]  # fmt: skip
+    return {
+        "name": STATUS_SERVICE,
+        "command": argv,
+        "url": f"http://127.0.0.1:{s.status_port}",
+        "api_token": status.ensure_token(s.hub_dir),
+        # listed under Services for those who may open it: admins (see hunthub.hub.status_page)
+        "display": True,
+        "oauth_no_confirm": True,
+    }
+
+
+def apply_status_service(c: Config, s: HuntHub) -> None:
+    """`hunthub status` and its page: a role that may list users and their servers and reach servers' APIs (to list
+    kernels), nothing more: it cannot start, stop or change anything."""
+    services = c.JupyterHub.services if isinstance(c.JupyterHub.get("services"), list) else []
+    roles = c.JupyterHub.load_roles if isinstance(c.JupyterHub.get("load_roles"), list) else []
+    c.JupyterHub.services = [*(x for x in services if x.get("name") != STATUS_SERVICE), status_service(s)]
+    c.JupyterHub.load_roles = [
+        *(x for x in roles if x.get("name") != STATUS_SERVICE),
+        {
+            "name": STATUS_SERVICE,
+            "description": "Read who holds what: users, their servers, their servers' kernels",
+            "scopes": ["list:users", "read:users", "read:servers", "access:servers"],
+            "services": [STATUS_SERVICE],
+        },
+    ]
+
+
 def configure(c: Config, settings: HuntHub | None = None) -> HuntHub:
     s = settings or load()
     for d in (s.state, s.hub_dir, s.run_dir):
@@ -396,6 +590,11 @@ def configure(c: Config, settings: HuntHub | None = None) -> HuntHub:
     apply_proxy(c, s)
     apply_authenticator(c, s)
     apply_spawner(c, s)
+    prepare_jvm_start_slots(s)
     apply_livy(c, s)
     apply_hub(c, s)
+    apply_culling(c, s)
+    apply_kernel_culling(c, s)
+    apply_limits(c, s)
+    apply_status_service(c, s)
     return s

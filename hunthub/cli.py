@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
     add_ingest_parser(sub, common)
 
+    status = sub.add_parser(
+        "status", parents=[common], help="who holds what: analysts' servers, kernels, Spark apps, cores, memory"
+    )
+    status.add_argument("--json", action="store_true", help="the same snapshot as JSON, for scripts")
+
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
 
@@ -91,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub.data.cli import generate_command
 
         return generate_command(s, args)
+    if args.command == "status":
+        from hunthub.status import command as run_status
+
+        return run_status(s, args)
     if args.command == "ingest":
         from hunthub.ingest.command import run as run_ingest
 

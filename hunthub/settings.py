@@ -471,8 +471,10 @@ class HuntHub(Configurable):
 
     warm_driver = Bool(
         help="""Keep one pre-started Spark driver ready in each analyst's server, which the next PySpark kernel
-        adopts: its first query answers in seconds instead of after a 10-25 s driver start. While waiting, it
-        holds spark.cores.max executor cores. Env: HUNTHUB_WARM_DRIVER (0 to disable)."""
+        adopts: its first query answers in seconds instead of waiting for a driver start. Only for analysts whose
+        earlier kernels used Spark, only while they have no live session, and started `warm_driver_delay` s after
+        their server. While waiting it holds no executor cores (with dynamic_allocation) and about 300 MB of
+        memory. Env: HUNTHUB_WARM_DRIVER (0 to disable)."""
     ).tag(config=True)
 
     @default("warm_driver")
@@ -515,7 +517,7 @@ class HuntHub(Configurable):
     ).tag(config=True)
 
     shuffle_idle_timeout = Integer(
-        120,
+        60,
         help="""Seconds an idle executor holding shuffle files of the session's past jobs stays
         (spark.dynamicAllocation.shuffleTracking.timeout). Spark's default never lets it go while the driver
         still references the shuffle; a later job that needs those files recomputes them.""",
@@ -553,6 +555,14 @@ class HuntHub(Configurable):
     def _default_cull_every(self):
         return max(10, self.cull_idle_timeout // 10)
 
+    activity_interval = Integer(
+        300,
+        help="""Seconds between two activity reports of an analyst's server to the hub (JupyterHub's
+        JUPYTERHUB_ACTIVITY_INTERVAL), and between two rounds of the hub's own activity bookkeeping
+        (JupyterHub.last_activity_interval). The idle culler sees activity at most this late, so
+        `cull_idle_timeout` must be well above it. For tests and tuning; the default is JupyterHub's.""",
+    ).tag(config=True)
+
     kernel_cull_idle_timeout = Integer(
         3600,
         help="""Seconds after which an analyst's server shuts down one of its kernels that has been idle (no cell
@@ -577,6 +587,16 @@ class HuntHub(Configurable):
     @default("active_server_limit")
     def _default_active_server_limit(self):
         return max(10, machine_memory_mb() // 300)
+
+    status_port = Integer(
+        help="""Loopback port of the `hunthub-status` hub service: the admins' page of who holds what (servers,
+        kernels, Spark applications, cores, memory) at /services/hunthub-status/. Default: the hub API port + 2.
+        Env: HUNTHUB_STATUS_PORT.""",
+    ).tag(config=True)
+
+    @default("status_port")
+    def _default_status_port(self):
+        return int(_env("STATUS_PORT", str(self.hub_port + 2)))
 
     sql_row_limit = Integer(
         help="Rows the Spark SQL kernel shows per result before it says the result was truncated. "

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, catalog, checks, cluster, docker_cluster, kernelspecs, paths
+from hunthub import __version__, catalog, checks, cluster, docker_cluster, driver_jvm, kernelspecs, paths
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
 from hunthub.settings import HuntHub
@@ -33,6 +33,7 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
         "hub (public)": (s.ip, s.port),
         "proxy API": ("127.0.0.1", s.proxy_api_port),
         "hub API": ("127.0.0.1", s.hub_port),
+        "status page": ("127.0.0.1", s.status_port),
     }
     if s.spawner == "docker":
         ports["Spark master UI"] = ("127.0.0.1", s.spark_master_webui_port)
@@ -189,6 +190,7 @@ def up(s: HuntHub) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGHUP, signal.default_int_handler)
     sup = Supervisor(s.run_dir) if _state_writable(s) else None
+    class_dump = None
     try:
         if sup is not None:
             cleaned = sup.clean_stale()
@@ -199,6 +201,8 @@ def up(s: HuntHub) -> int:
         assert sup is not None  # preflight fails first when the state dir is unusable
         prepare_state(s)
         kernelspecs.install()  # the kernel specs and server config always match this checkout's code
+        # drivers' class archive, once per host: dumped while the cluster and the demo data start
+        class_dump = driver_jvm.start_dump() if s.spawner != "docker" else None
         password, created = (None, False)
         if not s.demo and s.auth == "native":
             password, created = _secret_file(s.admin_password_file, lambda: secrets.token_urlsafe(15))
@@ -210,6 +214,9 @@ def up(s: HuntHub) -> int:
             problem = checks.master_problem(s.master_url)
             say(f"[2/4] external cluster {s.master_url}: " + (f"WARNING: {problem}" if problem else "reachable"))
         ensure_demo_data(s)
+        if class_dump is not None:
+            say("      class-data-sharing archive for drivers (once per host) ...")
+        driver_jvm.finish_dump(class_dump, say)
         say(f"[4/4] JupyterHub on {s.public_url} ...")
         hub = sup.start(hub_service(s))
         cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
@@ -222,6 +229,8 @@ def up(s: HuntHub) -> int:
         say("\ninterrupted")
         return 130
     finally:
+        if class_dump is not None and class_dump.poll() is None:
+            class_dump.kill()
         if sup is not None:
             # a second Ctrl-C must not abandon a half-done shutdown
             signal.signal(signal.SIGINT, signal.SIG_IGN)

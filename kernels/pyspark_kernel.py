@@ -14,7 +14,7 @@ from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
-from hunthub.kernels import session
+from hunthub.kernels import core_wait, session
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
 
@@ -77,13 +77,33 @@ class HuntHubPySparkKernel(IPythonKernel):
         ns["scratch"] = session.scratch_uri()
         self.shell.events.register("pre_run_cell", self._pre_run_cell)
         self.shell.events.register("post_run_cell", self._post_run_cell)
+        self._jvm_context = None
+        self.core_watch = core_wait.CoreWatcher(self._jvm_spark_context)
+        self.shell.register_magic_function(self._spark_magic, "line", "spark")
+
+    def _jvm_spark_context(self):
+        """The driver's JVM SparkContext once the session is up (for the core watcher), else None."""
+        if self._jvm_context is None and self.starter.ready.is_set() and self.starter.spark is not None:
+            self._jvm_context = self.starter.spark.sparkContext._jsc.sc()
+        return self._jvm_context
+
+    def _spark_magic(self, line=""):
+        """%spark: this session's application, the executors and cores it holds now, its running jobs, the
+        cluster's free cores and who holds the rest, and how dynamic allocation gives executors back."""
+        self.starter.in_use.set()
+        spark = self.starter.result()
+        self.attach()
+        print(core_wait.status(spark.sparkContext._jsc.sc()))
 
     def _pre_run_cell(self, info):
+        # the line "waiting for executor cores" goes to this cell: its request's header, taken now
+        self.core_watch.begin(core_wait.DisplaySink(self, self.get_parent("shell")))
         if self.starter.ready.is_set():
             self.starter.in_use.set()
             self.attach()
 
     def _post_run_cell(self, result):
+        self.core_watch.end()
         # SparkContext only installs its cancel-on-Ctrl-C handler when created on the main thread
         if isinstance(result.error_in_exec, KeyboardInterrupt) and self.starter.spark is not None:
             self.starter.spark.sparkContext.cancelAllJobs()

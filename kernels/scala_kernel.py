@@ -15,7 +15,8 @@ from ipykernel.kernelapp import IPKernelApp
 from ipykernel.kernelbase import Kernel
 
 from hunthub import __version__
-from hunthub.kernels.scala_repl import MAGICS_HELP, Error, Result, ScalaRepl, Stream
+from hunthub.kernels import core_wait
+from hunthub.kernels.scala_repl import ADD_JAR_HELP, MAGICS_HELP, Error, Result, ScalaRepl, Stream
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import banner
 
@@ -61,6 +62,7 @@ class HuntHubScalaKernel(Kernel):
         self.repl = ScalaRepl()
         self.repl.start()
         self._announced = False
+        self.core_watch = core_wait.CoreWatcher(self.repl.spark_context)
 
     # --- execute -----------------------------------------------------------------------------------
 
@@ -90,9 +92,13 @@ class HuntHubScalaKernel(Kernel):
             target=self.repl.pump, args=(lambda name, text: send("stream", {"name": name, "text": text}), stop)
         )
         pump.start()
+        if not silent:
+            # the line "waiting for executor cores" goes to this cell (the request's header, taken above)
+            self.core_watch.begin(core_wait.DisplaySink(self, parent))
         try:
             outputs = self._run(code)
         finally:
+            self.core_watch.end()
             stop.set()
             pump.join()
         error = None
@@ -138,7 +144,7 @@ class HuntHubScalaKernel(Kernel):
 
     def _banner(self) -> dict[str, str]:
         return banner(
-            self.repl.spark_version, self.repl.info, note_html="<code>%AddJar</code> adds a jar", note_text=MAGICS_HELP
+            self.repl.spark_version, self.repl.info, note_html="<code>%AddJar</code> adds a jar", note_text=ADD_JAR_HELP
         )
 
     def _ok(self) -> dict:

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hunthub.kernels import scala_output, session
+from hunthub.kernels import core_wait, scala_output, session, spark_activity
 from hunthub.kernels.session import SessionInfo, SparkUnavailableError
 
 ROW_LIMIT = 20
@@ -46,7 +46,11 @@ _TYPE_DEFS = {"ClassDef", "ModuleDef"}
 _NOT_EXPRESSIONS = {"ClassDef", "ModuleDef", "ValDef", "DefDef", "TypeDef", "Import", "PackageDef"}
 _ADD_JAR = re.compile(r"^\s*%AddJar\s+(\S+)\s*$", re.IGNORECASE)
 _MAGIC = re.compile(r"^\s*%(\w+)")
-MAGICS_HELP = "%AddJar <path, file: or http(s): URL of a jar> adds a jar to the interpreter and the executors"
+_SPARK_STATUS = re.compile(r"^\s*%spark\s*$")
+ADD_JAR_HELP = "%AddJar <path, file: or http(s): URL of a jar> adds a jar to the interpreter and the executors"
+MAGICS_HELP = (
+    f"{ADD_JAR_HELP}; %spark shows the executors and cores this session holds and who holds the rest of the cluster"
+)
 
 
 @dataclass
@@ -228,6 +232,15 @@ class ScalaRepl:
             problems=problems,
             driver_log=str(log_path),
         )
+        # the analyst's server sees this driver's running jobs, so neither culler stops a kernel whose job runs
+        spark_activity.announce(self._pyspark, port)
+
+    def spark_context(self):
+        """The driver's JVM SparkContext once the session is up, else None (for the core watcher, which calls it
+        from its own thread: py4j gives that thread its own JVM thread, beside the busy interpreter thread)."""
+        if self.ready.is_set() and self.error is None:
+            return getattr(self, "_jsc", None)
+        return None
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self.ready.wait(timeout)
@@ -374,6 +387,9 @@ class ScalaRepl:
                 break
             lines[i] = "\n"
             if not line.strip():
+                continue
+            if _SPARK_STATUS.match(line):
+                outputs.append(Stream("stdout", core_wait.status(self._jsc) + "\n"))
                 continue
             jar = _ADD_JAR.match(line)
             if not jar:

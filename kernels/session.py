@@ -2,22 +2,24 @@
 
 Shared by every hunthub kernel. Environment (set by the spawner, documented in hunthub.settings):
 HUNTHUB_SPARK_MASTER, HUNTHUB_SPARK_CONF (JSON properties), HUNTHUB_WAREHOUSE, HUNTHUB_CATALOG,
-HUNTHUB_SPARK_MASTER_WEBUI (embedded cluster only), HUNTHUB_DRIVER_HOST; JUPYTERHUB_USER and
-JUPYTERHUB_SERVICE_PREFIX from JupyterHub.
+HUNTHUB_SPARK_MASTER_WEBUI (embedded cluster only), HUNTHUB_DRIVER_HOST, HUNTHUB_JVM_START_SLOTS_DIR (see
+hunthub.jvm_slots); JUPYTERHUB_USER and JUPYTERHUB_SERVICE_PREFIX from JupyterHub.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hunthub import catalog, identity
+from hunthub import catalog, identity, jvm_slots
 from hunthub.checks import master_problem
 
 KEEP_DRIVER_LOGS = 10
@@ -178,8 +180,15 @@ def log_tail(path: Path, lines: int = 12) -> str:
         return ""
 
 
-def start(env=os.environ):
-    """Create the session; returns (SparkSession, SessionInfo). Raises SparkUnavailableError."""
+def log_wait(slots: int, waited: float) -> None:
+    print(f"hunthub: {jvm_slots.waiting_message(slots, waited)}", file=sys.stderr, flush=True)
+
+
+def start(env=os.environ, on_wait=None):
+    """Create the session; returns (SparkSession, SessionInfo). Raises SparkUnavailableError.
+
+    The driver JVM starts in one of the host's start slots (see hunthub.jvm_slots), held until its SparkContext is
+    up; `on_wait(slots, waited)` hears about a wait for one (default: a line in the kernel's log)."""
     preflight(env)
     ui_port = free_port()
     props = spark_properties(env, ui_port)
@@ -192,10 +201,14 @@ def start(env=os.environ):
     try:
         # The JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells.
         pin_driver_environment(env)
-        with open(log_path, "ab") as log:
-            gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
-        SparkContext(conf=conf, gateway=gateway)
-        spark = SparkSession.builder.getOrCreate()
+        with jvm_slots.start_slot(env.get("HUNTHUB_JVM_START_SLOTS_DIR"), on_wait=on_wait or log_wait):
+            with open(log_path, "ab") as log:
+                gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+            SparkContext(conf=conf, gateway=gateway)
+            spark = SparkSession.builder.getOrCreate()
+        from hunthub.kernels import warm_driver  # it imports this module
+
+        warm_driver.register_driver(gateway.proc.pid)  # the server keeps no spare driver beside a live one
     except Exception as e:  # Java missing, JVM failed to start, bad property
         tail = log_tail(log_path)
         raise SparkUnavailableError(
@@ -216,18 +229,53 @@ def start(env=os.environ):
     )
     if actual_port != ui_port:
         info.problems.append("the Spark UI took another port than planned; its links may not work via the hub")
+    release_unreferenced(spark)
     return spark, info
 
 
-def warm_up(spark, tables: list[str], keep_going=lambda: True) -> None:
+def release_unreferenced(spark) -> threading.Thread | None:
+    """Python's half of letting an idle session's executors go (dynamic allocation): a DataFrame that is no longer
+    used often sits in a reference cycle, which Python only frees at its next cyclic GC, and an idle kernel
+    allocates nothing that would trigger one; until then the JVM's Dataset, and the shuffle files it references,
+    stay referenced, and the executor holding them stays until the shuffle timeout. Measured (executor idle timeout
+    10 s): a kernel idle after `spark.sql("select count(*) ...").first()` kept its executor 120 s (the shuffle
+    timeout); with a collection, 15 s. So a daemon thread collects at the pace of the driver's own periodic GC
+    (spark.cleaner.periodicGC.interval, set by the hub)."""
+    conf = spark.sparkContext.getConf()
+    if conf.get("spark.dynamicAllocation.enabled", "false") != "true":
+        return None
+    interval = conf.get("spark.cleaner.periodicGC.interval", "30s")
+    seconds = float(interval[:-1]) if interval.endswith("s") and interval[:-1].isdigit() else 30.0
+
+    def collect():
+        while True:
+            time.sleep(seconds / 2)  # twice per JVM GC: a shuffle freed here is forgotten at the JVM's next one
+            gc.collect()
+
+    thread = threading.Thread(target=collect, name="hunthub-release-unreferenced", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(spark, tables: list[str], keep_going=lambda: True, executors: bool = True) -> None:
     """Run the code paths an analyst's first query takes (executor launch, Python worker, Catalyst, Parquet
     reader), so that query does not pay for them. Stops as soon as `keep_going()` is false: warming up beside
     the analyst's own first query would only compete with it for the same executor core. Failures are
-    ignored: real problems show in real cells."""
-    steps = [lambda: spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()]
-    if tables:
-        steps.append(lambda: spark.table(tables[0]).limit(1).collect())
-    steps.append(lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect())
+    ignored: real problems show in real cells.
+
+    `executors=False` only plans the queries (parser, analyzer, optimizer, planner: the driver's share) and
+    runs no job: with dynamic allocation an executor launched now is gone after the idle timeout, so a driver
+    waiting for a kernel (a warm driver) would pay an executor JVM start, and hold cores, for nothing."""
+    if not executors:
+        steps = [lambda: spark.table(tables[0]).limit(1)._jdf.queryExecution().executedPlan()] if tables else []
+        steps.append(
+            lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count()._jdf.queryExecution().executedPlan()
+        )
+    else:
+        steps = [lambda: spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()]
+        if tables:
+            steps.append(lambda: spark.table(tables[0]).limit(1).collect())
+        steps.append(lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect())
     for step in steps:
         if not keep_going():
             return

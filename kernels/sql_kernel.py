@@ -18,7 +18,7 @@ from ipykernel.kernelapp import IPKernelApp
 from ipykernel.kernelbase import Kernel
 
 from hunthub import __version__
-from hunthub.kernels import sql_render, sql_text
+from hunthub.kernels import core_wait, sql_render, sql_text
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
 
@@ -28,9 +28,30 @@ CANCEL_WAIT = 30  # seconds a cancelled statement gets to give its worker thread
 HELP = """Spark SQL (hunthub): each cell runs one or more Spark SQL statements, separated by `;`, on the hunthub \
 Spark cluster. Every table of the hunthub catalog is there by its name (SHOW TABLES lists them).
 Results show at most {limit} rows. `%limit N` on the first line of a cell shows up to N rows for that cell; a \
-cell holding only `%limit N` changes the limit for the cells after it.
+cell holding only `%limit N` changes the limit for the cells after it. `%spark` on a line of its own shows \
+the executors and cores this session holds, its running jobs, and who holds the rest of the cluster.
 Tab completes keywords, tables and columns (`alias.` gives the columns of a table); Shift-Tab on a table shows \
 its columns. Interrupting the kernel cancels the running query."""
+
+
+SPARK_STATUS = "%spark"
+
+
+def take_spark_status(code: str) -> tuple[str, bool]:
+    """The cell with its `%spark` lines (among the directive lines at its top) blanked, and whether it had one;
+    blanked, not removed, so Spark's error positions still point at the right line."""
+    lines = code.split("\n")
+    found = False
+    for k, line in enumerate(lines):
+        words = line.split()
+        if not words:
+            continue
+        if not words[0].startswith("%"):
+            break
+        if words == [SPARK_STATUS]:
+            lines[k] = " " * len(line)
+            found = True
+    return "\n".join(lines), found
 
 
 def row_limit(env=os.environ) -> int:
@@ -129,6 +150,15 @@ class HuntHubSqlKernel(Kernel):
         self._columns: dict[str, list[str]] = {}
         self._functions: list[str] = []
         self._history: list[tuple[int, int, str]] = []
+        self._jvm_context = None
+        self.core_watch = core_wait.CoreWatcher(self._jvm_spark_context)
+
+    def _jvm_spark_context(self):
+        """The driver's JVM SparkContext once the session is up (for the core watcher), else None."""
+        spark = self._ready_spark()
+        if self._jvm_context is None and spark is not None:
+            self._jvm_context = spark.sparkContext._jsc.sc()
+        return self._jvm_context
 
     # --- execution --------------------------------------------------------------------------------------
 
@@ -153,9 +183,14 @@ class HuntHubSqlKernel(Kernel):
         if store_history:
             self._history.append((0, self.execution_count, code))
         self._columns.clear()  # views may be redefined by this cell
+        code, spark_status = take_spark_status(code)
         cell = sql_text.parse_cell(code)
         if cell.error:
             return self._fail("DirectiveError", cell.error, [f"{sql_render.RED}{cell.error}{sql_render.RESET}"], silent)
+        if spark_status:
+            failed = self._spark_status(silent, last=not cell.statements and cell.limit is None)
+            if failed:
+                return failed
         if not cell.statements:
             if cell.limit is not None:
                 self.row_limit = cell.limit
@@ -176,11 +211,30 @@ class HuntHubSqlKernel(Kernel):
             self._announced = True
             if not silent:
                 self._show(banner(spark.version, self.starter.info), last=False)
+        if not silent:
+            # the line "waiting for executor cores" goes to this cell: its request's header, taken now
+            self.core_watch.begin(core_wait.DisplaySink(self, self.get_parent("shell")))
         try:
             return self._run_all(spark, cell.statements, limit, silent)
         except KeyboardInterrupt:
             # between two statements, or while a result was being sent: nothing left to cancel
             return self._interrupted(silent, "the cell stopped")
+        finally:
+            self.core_watch.end()
+
+    def _spark_status(self, silent: bool, last: bool):
+        """`%spark`: what this session holds; the failure reply when Spark is not there, else None."""
+        self.starter.in_use.set()
+        try:
+            spark = self.starter.result()
+        except SparkUnavailableError as e:
+            lines = [f"{sql_render.RED}{line}{sql_render.RESET}" for line in str(e).splitlines()]
+            return self._fail("SparkUnavailableError", str(e).splitlines()[0], lines, silent)
+        except KeyboardInterrupt:
+            return self._interrupted(silent, "Spark was still starting; run the cell again to wait for it")
+        if not silent:
+            self._show({"text/plain": core_wait.status(spark.sparkContext._jsc.sc())}, last=last)
+        return None
 
     def _run_all(self, spark, statements: list[sql_text.Statement], limit: int, silent: bool):
         several = len(statements) > 1

@@ -7,9 +7,11 @@ still reading the notebook; the first cell that needs Spark waits for it.
 from __future__ import annotations
 
 import html
+import sys
 import threading
 
-from hunthub.kernels import session, warm_driver
+from hunthub import jvm_slots
+from hunthub.kernels import session, spark_activity, warm_driver
 from hunthub.kernels.session import SparkUnavailableError
 
 
@@ -22,7 +24,8 @@ class SessionStarter(threading.Thread):
         self.info: session.SessionInfo | None = None
         self.error: SparkUnavailableError | None = None
         self.ready = threading.Event()
-        self.in_use = threading.Event()  # the analyst has started using Spark: stop warming up
+        self.in_use = warm_driver.FirstUse()  # the analyst has started using Spark: stop warming up (and remember)
+        self.slot_wait = ""  # set while the driver waits for one of the host's start slots (hunthub.jvm_slots)
 
     def run(self):
         adopted = None
@@ -31,21 +34,37 @@ class SessionStarter(threading.Thread):
             if adopted:
                 self.spark, self.info = adopted
             else:
-                self.spark, self.info = session.start()
+                self.spark, self.info = session.start(on_wait=self._waiting_for_slot)
         except SparkUnavailableError as e:
             self.error = e
         except Exception as e:  # noqa: BLE001 - anything else still must reach the analyst as a clear error
             self.error = SparkUnavailableError(f"Spark could not start: {type(e).__name__}: {e}")
         finally:
             self.ready.set()
+        if self.spark is not None:  # the server watches its jobs, so a long one keeps the server from being culled
+            spark_activity.announce(self.spark, self.info.ui_port)
         if self.spark is not None and not adopted:
             session.warm_up(self.spark, self.info.tables, keep_going=lambda: not self.in_use.is_set())
 
+    def _waiting_for_slot(self, slots: int, waited: float) -> None:
+        self.slot_wait = jvm_slots.waiting_message(slots, waited)
+        session.log_wait(slots, waited)
+
     def result(self):
-        self.ready.wait()
+        """The session, once it is up. A cell waiting for it is told, once, when the driver waits for a start slot
+        (the analyst would otherwise see a cell hang while other analysts' drivers start)."""
+        told = False
+        while not self.ready.wait(1):
+            if self.slot_wait and not told:
+                told = True
+                print(f"Your Spark session is {self.slot_wait}.", file=sys.stderr, flush=True)
         if self.error:
             raise self.error
         return self.spark
+
+
+SPARK_MAGIC_TEXT = "%spark shows what you hold: executors, cores, running jobs; and who holds the rest of the cluster."
+SPARK_MAGIC_HTML = "<code>%spark</code> shows what you hold"
 
 
 def banner(version: str, info: session.SessionInfo, note_html: str = "", note_text: str = "") -> dict[str, str]:
@@ -61,6 +80,7 @@ def banner(version: str, info: session.SessionInfo, note_html: str = "", note_te
         else ""
     )
     note = f" · {note_html}" if note_html else ""
+    note += f" · {SPARK_MAGIC_HTML}"
     problems = "".join(f"<br><span style='color:#b00'>{html.escape(p)}</span>" for p in info.problems)
     markup = (
         f'<div class="hunthub-spark-banner">Spark {html.escape(version)} · application '
@@ -68,4 +88,5 @@ def banner(version: str, info: session.SessionInfo, note_html: str = "", note_te
         f"{html.escape(tables)}{link}{note}{problems}</div>"
     )
     plain = text + "".join(f"\n{p}" for p in info.problems) + (f"\n{note_text}" if note_text else "")
+    plain += f"\n{SPARK_MAGIC_TEXT}"
     return {"text/plain": plain, "text/html": markup}

@@ -11,6 +11,12 @@ Protocol, in a 0700 directory under the Jupyter runtime dir:
 - a kernel claims it by renaming it to `<host pid>.claimed-<kernel pid>.json` (atomic: one kernel wins);
 - the host then lives exactly as long as that kernel; when the kernel is gone it stops the SparkContext and
   exits, and its JVM (whose stdin is the host's pipe) exits with it. Unclaimed, it exits after a TTL.
+
+A waiting driver only plans its warm-up queries and runs no job: with dynamic allocation (hunthub's default) it
+then holds no executor and no cores, only its own JVM's memory, until a kernel's first query asks for an executor.
+
+Kernels remember that their analyst used Spark (`remember_spark_use`, a marker file in ~/.hunthub): the server keeps
+a warm driver only for analysts who did (see warm_pool.py).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +51,73 @@ def _write_private(path: Path, doc: dict) -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(doc, f)
     os.replace(tmp, path)
+
+
+def spark_use_marker() -> Path:
+    """Present once a kernel of this account's analyst has used Spark."""
+    return Path.home() / ".hunthub" / "spark-used"
+
+
+def remember_spark_use() -> None:
+    try:
+        marker = spark_use_marker()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only home only costs the analyst their warm driver
+
+
+def drivers_dir() -> Path:
+    """Where kernels record the driver JVMs they start, for the server to know whether a session is live."""
+    return Path.home() / ".hunthub" / "drivers"
+
+
+def register_driver(jvm_pid: int) -> None:
+    """Record a driver JVM this process has just started (see live_drivers)."""
+    try:
+        d = drivers_dir()
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (d / f"{jvm_pid}.json").write_text(
+            json.dumps({"pid": jvm_pid, "start": start_time(jvm_pid), "starter": os.getpid()})
+        )
+    except OSError:
+        pass  # only costs the analyst a spare warm driver beside their session
+
+
+def live_drivers(exclude_starters: set[int] = frozenset()) -> list[int]:
+    """Driver JVMs recorded by register_driver that still run, except those started by `exclude_starters`;
+    records of drivers that are gone are removed."""
+    live = []
+    for record in drivers_dir().glob("*.json"):
+        try:
+            doc = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if not _running(doc["pid"], doc["start"]):
+            record.unlink(missing_ok=True)  # gone (its pid may even belong to another process now)
+        elif doc["starter"] not in exclude_starters:
+            live.append(doc["pid"])
+    return live
+
+
+def _running(pid: int, started: int) -> bool:
+    """The process `pid` started at `started` still runs: not gone, not another process, not a zombie (a driver
+    whose kernel died first is reparented to a subreaper such as `hunthub up`, and may wait there to be reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces and parentheses
+    return fields[0] not in ("Z", "X") and int(fields[19]) == started
+
+
+class FirstUse(threading.Event):
+    """The event a kernel sets when its analyst starts using Spark; the first time, it remembers that they did."""
+
+    def set(self) -> None:
+        if not self.is_set():
+            remember_spark_use()
+        super().set()
 
 
 # --- kernel side --------------------------------------------------------------------------------------
@@ -121,6 +195,7 @@ def _attach(doc: dict, env):
     info = session.SessionInfo(**doc["info"])
     if _catalog_mtime(env) != doc.get("catalog_mtime"):
         info.tables, info.problems = session.register_catalog(spark, env)
+    session.release_unreferenced(spark)
     return spark, info
 
 
@@ -154,7 +229,8 @@ def host(directory: Path, ttl: float) -> int:
         print(f"warm driver not started: {e}", file=sys.stderr)
         return 2
     wanted = directory / f"{me}.wanted"
-    session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists())
+    # no job: an executor started now would leave after its idle timeout, long before most kernels come
+    session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists(), executors=False)
     params = spark.sparkContext._gateway.java_parameters
     ready = directory / f"{me}.ready.json"
     _write_private(

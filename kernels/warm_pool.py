@@ -1,16 +1,27 @@
-"""Jupyter server extension: keep one warmed-up Spark driver ready for the analyst's next kernel.
+"""Jupyter server extension: keep one warmed-up Spark driver ready for the analyst's next kernel, where it pays off.
 
-Loaded into analysts' servers started by hunthub (it does nothing elsewhere). When a kernel claims the ready
-driver, the next one starts, so a kernel restart is warm too. A driver that fails to start (cluster down) is
-retried with growing pauses; kernels then start their own driver and say what is wrong.
+Loaded into analysts' servers started by hunthub (it does nothing elsewhere). A warm driver is a JVM of a few
+hundred MB per analyst, so the server keeps one only:
 
-Cost: while ready, the driver is a registered Spark application holding its executor cores; it gives them
-back after HUNTHUB_WARM_DRIVER_TTL seconds (default 3600) without a kernel.
+- from HUNTHUB_WARM_DRIVER_DELAY seconds (plus a little random jitter) after the server starts, never in the
+  second of a login: a burst of logins must not be a burst of JVM starts;
+- for an analyst whose kernels have used Spark before (a marker file a kernel writes, see
+  warm_driver.remember_spark_use): someone who never touches Spark never pays for a driver;
+- while the analyst has no live Spark session of their own: a kernel holding a driver (its own, or a warm one it
+  claimed) is what the warm driver would replace. When the last one is gone the next warm driver starts at once,
+  so a kernel restart finds one already starting. An unclaimed one is stopped when a session of their own appears.
+  Kernels record the drivers they start in ~/.hunthub/drivers (warm_driver.register_driver): cheaper to look at
+  every few seconds, in every analyst's server, than the whole process table.
+
+A driver that fails to start (cluster down) is retried with growing pauses; kernels then start their own driver and
+say what is wrong. An unclaimed driver holds no executor cores (dynamic allocation), only its own memory, and exits
+after HUNTHUB_WARM_DRIVER_TTL seconds (default 3600) without a kernel.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import time
@@ -20,32 +31,56 @@ from tornado.ioloop import PeriodicCallback
 
 from hunthub.kernels import warm_driver
 
-CHECK_EVERY_MS = 3000
+CHECK_EVERY_MS = 2000
 MAX_BACKOFF = 600
 
 
 class WarmDriverPool:
-    def __init__(self, log, directory: Path | None = None, ttl: float | None = None):
+    def __init__(
+        self,
+        log,
+        directory: Path | None = None,
+        ttl: float | None = None,
+        delay: float | None = None,
+        marker: Path | None = None,
+        jitter: float | None = None,
+    ):
         self.log = log
         self.directory = directory or warm_driver.pool_dir()
         self.ttl = ttl if ttl is not None else float(os.environ.get("HUNTHUB_WARM_DRIVER_TTL", "3600"))
+        self.delay = delay if delay is not None else float(os.environ.get("HUNTHUB_WARM_DRIVER_DELAY", "30"))
+        # servers starting together must not all start their drivers in the same second after the delay either
+        self.jitter = jitter if jitter is not None else max(1.0, self.delay / 4)
+        self.marker = marker or warm_driver.spark_use_marker()
         self.hosts: list[subprocess.Popen] = []
         self.failures = 0
         self.paused_until = 0.0
+        self.not_before = float("inf")
         self._callback = PeriodicCallback(self.tick, CHECK_EVERY_MS)
 
-    def start(self) -> None:
+    def arm(self) -> None:
+        """Forget what an earlier server left behind; the first warm driver may start after the delay."""
         for stale in [*self.directory.glob("*.json"), *self.directory.glob("*.wanted")]:
             stale.unlink(missing_ok=True)
-        self.tick()
+        self.not_before = time.monotonic() + self.delay + random.uniform(0, self.jitter)  # noqa: S311 - not a secret
+
+    def start(self) -> None:
+        self.arm()
         self._callback.start()
 
-    def _offered_or_starting(self) -> int:
-        count = 0
-        for proc in self.hosts:
-            if proc.poll() is None and not list(self.directory.glob(f"{proc.pid}.claimed-*.json")):
-                count += 1
-        return count
+    def _claimed(self, proc: subprocess.Popen) -> bool:
+        return bool(list(self.directory.glob(f"{proc.pid}.claimed-*.json")))
+
+    def _unclaimed(self) -> list[subprocess.Popen]:
+        """Hosts offering a driver or starting one."""
+        return [p for p in self.hosts if p.poll() is None and not self._claimed(p)]
+
+    def live_sessions(self) -> int:
+        """The analyst's Spark sessions: warm drivers a kernel claimed, and drivers their kernels started themselves
+        (recorded by session.start, see warm_driver.register_driver), not counting the ones our hosts started."""
+        live = [p for p in self.hosts if p.poll() is None]
+        claimed = sum(1 for p in live if self._claimed(p))
+        return claimed + len(warm_driver.live_drivers(exclude_starters={p.pid for p in live}))
 
     def tick(self) -> None:
         for proc in [p for p in self.hosts if p.poll() is not None]:
@@ -59,7 +94,15 @@ class WarmDriverPool:
                 )
             else:
                 self.failures = 0
-        if self._offered_or_starting() == 0 and time.monotonic() >= self.paused_until:
+        if time.monotonic() < self.not_before or not self.marker.exists():
+            return
+        unclaimed = self._unclaimed()
+        if self.live_sessions():
+            for proc in unclaimed:  # the analyst has a session of their own: a spare would only hold memory
+                self.log.info("hunthub: stopping the unclaimed warm Spark driver (pid %d): a session is live", proc.pid)
+                proc.terminate()
+            return
+        if not unclaimed and time.monotonic() >= self.paused_until:
             self._spawn()
 
     def _spawn(self) -> None:
@@ -77,8 +120,7 @@ class WarmDriverPool:
     def stop(self) -> None:
         self._callback.stop()
         for proc in self.hosts:
-            claimed = list(self.directory.glob(f"{proc.pid}.claimed-*.json"))
-            if proc.poll() is None and not claimed:
+            if proc.poll() is None and not self._claimed(proc):
                 proc.terminate()
 
 

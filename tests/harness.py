@@ -46,13 +46,14 @@ def fresh_state_dir() -> Path:
 
 def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for a `hunthub up` that collides with nothing else on the machine."""
-    port, api, hub, master, master_ui, worker_ui = free_ports(6)
+    port, api, hub, master, master_ui, worker_ui, status = free_ports(7)
     env = {
         **os.environ,
         "HUNTHUB_STATE_DIR": str(state_dir),
         "HUNTHUB_PORT": str(port),
         "HUNTHUB_PROXY_API_PORT": str(api),
         "HUNTHUB_HUB_PORT": str(hub),
+        "HUNTHUB_STATUS_PORT": str(status),
         "HUNTHUB_SPARK_MASTER_PORT": str(master),
         "HUNTHUB_SPARK_MASTER_WEBUI_PORT": str(master_ui),
         "HUNTHUB_SPARK_WORKER_WEBUI_PORT": str(worker_ui),

@@ -23,6 +23,16 @@ def table_name(text: str) -> str:
     return text
 
 
+def max_wait(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
 def add_parser(sub, common: argparse.ArgumentParser) -> None:
     ingest = sub.add_parser("ingest", help="raw security logs into warehouse Parquet, with Spark")
     ingest_sub = ingest.add_subparsers(dest="ingest_command", required=True)
@@ -33,6 +43,12 @@ def add_parser(sub, common: argparse.ArgumentParser) -> None:
     shared.add_argument("--time-field", help="field with the event time (default: ts, timestamp, TimeCreated, ...)")
     shared.add_argument("--delimiter", default=",", help="CSV field separator (default ,)")
     shared.add_argument("--master", help="Spark master for this ingest, e.g. local[2] (default: the analysts' cluster)")
+    shared.add_argument(
+        "--max-wait", type=max_wait, default=600, metavar="SECONDS",
+        help="how long to wait for executor cores when the cluster is full (default 600; 0: no limit). While "
+        "waiting, stderr says who holds the cores; past the limit the ingest stops before writing anything and "
+        "exits with code 75 (try again later)",
+    )  # fmt: skip
 
     batch = ingest_sub.add_parser(
         "batch", parents=[common, shared], help="ingest files or directories once",
@@ -106,11 +122,12 @@ def run(s, args) -> int:
     except IngestError as e:
         print(f"hunthub ingest: error: {e}", file=sys.stderr)
         return 2
-    spark = None
+    spark = watcher = waiting = None
     try:
         from hunthub.ingest import session
 
         spark = session.start(s, args.master)
+        watcher, waiting = session.watch_cores(spark, s, args.master, args.max_wait)
         if args.ingest_command == "batch":
             from hunthub.ingest.batch import ingest_files
 
@@ -119,14 +136,23 @@ def run(s, args) -> int:
             from hunthub.ingest import stream
 
             stats = stream.run(spark, spec, _say)
-    except IngestError as e:
-        print(f"hunthub ingest: {e}", file=sys.stderr)
-        return 1
-    except Exception as e:  # StreamingQueryException etc.: the first line says what, the rest is Java
+    except Exception as e:  # noqa: BLE001 - every failure ends in one clear message
+        if watcher is not None:
+            watcher.end()
+        if waiting is not None and waiting.limit_passed:
+            # its jobs were cancelled because no executor came: that, not the cancellation, is the story
+            print(f"hunthub ingest: {session.no_cores_error(waiting)}", file=sys.stderr)
+            return session.EX_TEMPFAIL
+        if isinstance(e, IngestError):
+            print(f"hunthub ingest: {e}", file=sys.stderr)
+            return 1
+        # StreamingQueryException etc.: the first line says what, the rest is Java
         text = str(e).strip()
         print(f"hunthub ingest: failed: {text.splitlines()[0] if text else type(e).__name__}", file=sys.stderr)
         return 1
     finally:
+        if watcher is not None:
+            watcher.end()
         if spark is not None:
             spark.stop()
     report(stats if isinstance(stats, Stats) else Stats(), target, s.catalog_path)

@@ -38,6 +38,10 @@ def ingest_properties(env: dict[str, str]) -> dict[str, str]:
             "spark.ui.showConsoleProgress": "false",
         }
     )
+    if props.get("spark.dynamicAllocation.enabled") == "true":
+        # a batch has work from its first second: ask for its whole share at once instead of growing into it; the
+        # executors still leave when it is done or idle
+        props["spark.dynamicAllocation.initialExecutors"] = props.get("spark.dynamicAllocation.maxExecutors", "1")
     return props
 
 
@@ -84,3 +88,30 @@ def start(s: HuntHub, master: str | None = None):
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+EX_TEMPFAIL = 75  # exit code when the cluster had no cores for us: try again later (sysexits.h)
+
+
+def watch_cores(spark, s: HuntHub, master: str | None, max_wait: float | None):
+    """Say on stderr while the ingest's jobs wait for executor cores; past `max_wait` seconds of waiting
+    without ever having had an executor (so before anything was written: the first jobs only read), cancel its
+    jobs. Returns (watcher, waiting): `watcher.end()` when done, `waiting.limit_passed` says whether it gave up."""
+    from hunthub.kernels import core_wait
+
+    url = ingest_environment(s, master).get("HUNTHUB_SPARK_MASTER_WEBUI", "")
+    watcher = core_wait.CoreWatcher(lambda: spark.sparkContext._jsc.sc(), url)
+    # the watcher's thread stops the jobs; the main thread then fails out of its Spark call
+    waiting = watcher.begin(core_wait.TerminalSink(), max_wait or None, spark.sparkContext.cancelAllJobs)
+    return watcher, waiting
+
+
+def no_cores_error(waiting) -> IngestError:
+    """The failure when the wait limit passed: who holds the cores and what to do."""
+    from hunthub import spark_share
+
+    return IngestError(
+        f"gave up after waiting {spark_share.duration(waiting.waited)} for executor cores (--max-wait "
+        f"{waiting.max_wait:g}); nothing was written.\n"
+        + spark_share.advice(waiting.share, waiting.app_id, waiting.problem)
+    )

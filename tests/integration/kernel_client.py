@@ -42,9 +42,16 @@ class Kernel:
             elif kind == "status" and content["execution_state"] == "idle":
                 break
             result.outputs.append(msg)
-        reply = self.kc.get_shell_msg(timeout=timeout)
-        result.status = reply["content"]["status"]
+        result.status = self.reply_to(msg_id, timeout)["content"]["status"]
         return result
+
+    def reply_to(self, msg_id: str, timeout: float = 60) -> dict:
+        """The shell reply to one request. jupyter_client's wait_for_ready may ask for kernel_info more than once on a
+        loaded machine; its extra replies wait on the shell channel and must not be taken for this one's."""
+        while True:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
 
     def shutdown(self):
         self.kc.stop_channels()

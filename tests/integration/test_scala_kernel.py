@@ -157,11 +157,7 @@ def test_runtime_exception_names_its_class_and_the_kernel_goes_on(kernel):
 
 
 def _shell_reply(kernel, send):
-    msg_id = send()
-    while True:
-        reply = kernel.kc.get_shell_msg(timeout=60)
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return reply["content"]
+    return kernel.reply_to(send())["content"]
 
 
 def test_is_complete_recognises_unfinished_input(kernel):

@@ -44,8 +44,8 @@ def kinds(result) -> list[str]:
 
 
 def complete(kernel, code: str, cursor: int | None = None) -> dict:
-    kernel.kc.complete(code, len(code) if cursor is None else cursor)
-    return kernel.kc.get_shell_msg(timeout=60)["content"]
+    msg_id = kernel.kc.complete(code, len(code) if cursor is None else cursor)
+    return kernel.reply_to(msg_id)["content"]
 
 
 def test_count_matches_the_parquet_files_and_first_cell_says_where_it_runs(kernel, auth_events):
@@ -179,8 +179,8 @@ def test_completion_offers_tables_and_their_columns(kernel):
 
 
 def test_inspecting_a_table_shows_its_columns(kernel):
-    kernel.kc.inspect("select * from auth_events", 18)
-    reply = kernel.kc.get_shell_msg(timeout=60)["content"]
+    msg_id = kernel.kc.inspect("select * from auth_events", 18)
+    reply = kernel.reply_to(msg_id)["content"]
     assert reply["found"]
     text = reply["data"]["text/plain"]
     assert "event_time: timestamp" in text and "logon_type: tinyint" in text and "date: date" in text

@@ -259,3 +259,261 @@ def test_a_hub_not_running_as_root_says_analysts_share_one_account(settings, mon
     c = Config()
     hubconfig.apply_hub(c, settings())
     assert "announcement" not in c.JupyterHub.template_vars
+
+
+# --- idle culling and limits -----------------------------------------------------------------------------
+
+
+def culler(c):
+    (service,) = [x for x in c.JupyterHub.services if x["name"] == hubconfig.CULLER_SERVICE]
+    return service
+
+
+def test_idle_culler_is_a_hub_service_with_only_the_scopes_it_uses(settings):
+    c = Config()
+    hubconfig.apply_culling(c, settings(cull_idle_timeout=1800, cull_every=60))
+    service = culler(c)
+    assert "admin" not in service and "api_token" not in service  # the hub starts it and gives it its token
+    (role,) = c.JupyterHub.load_roles
+    assert role["services"] == [hubconfig.CULLER_SERVICE]
+    # list users, read their servers' activity, stop servers; nothing that could delete an analyst
+    assert sorted(role["scopes"]) == ["list:users", "read:users:activity", "servers"]
+
+
+def test_idle_culler_understands_its_command_line(settings):
+    from jupyterhub_idle_culler import IdleCuller
+
+    c = Config()
+    hubconfig.apply_culling(c, settings(cull_idle_timeout=1800, cull_every=60))
+    command = culler(c)["command"]
+    assert command[:3] == [hubconfig.sys.executable, "-m", "jupyterhub_idle_culler"]
+    app = IdleCuller()
+    app.initialize(command[3:])
+    assert app.timeout == 1800 and app.cull_every == 60
+    assert app.cull_users is False  # stop servers, keep analysts' accounts
+    assert app.config_file == ""  # no idle_culler_config.py picked up from the hub's working directory
+
+
+def test_cull_every_defaults_to_a_tenth_of_the_timeout(settings):
+    c = Config()
+    hubconfig.apply_culling(c, settings(cull_idle_timeout=3600))
+    assert "--cull-every=360" in culler(c)["command"]
+
+
+def test_no_culler_when_the_timeout_is_zero(settings):
+    c = Config()
+    c.JupyterHub.services = [{"name": "livy-gateway", "command": ["x"]}]
+    hubconfig.apply_culling(c, settings(cull_idle_timeout=0))
+    assert [x["name"] for x in c.JupyterHub.services] == ["livy-gateway"]
+    assert c.JupyterHub.load_roles == []
+
+
+def test_culler_keeps_other_services_and_roles(settings):
+    c = Config()
+    c.JupyterHub.services = [{"name": "livy-gateway", "command": ["x"]}]
+    c.JupyterHub.load_roles = [{"name": "status-page", "scopes": ["list:users"], "services": ["status"]}]
+    hubconfig.apply_culling(c, settings())
+    hubconfig.apply_culling(c, settings())  # applying twice adds it once
+    assert [x["name"] for x in c.JupyterHub.services] == ["livy-gateway", "idle-culler"]
+    assert [x["name"] for x in c.JupyterHub.load_roles] == ["status-page", "idle-culler"]
+
+
+def test_servers_report_activity_as_often_as_configured(settings):
+    c = Config()
+    hubconfig.apply_spawner(c, settings())
+    hubconfig.apply_culling(c, settings(activity_interval=20, cull_idle_timeout=120))
+    assert c.JupyterHub.last_activity_interval == 20
+    assert c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] == "20"
+    assert "HUNTHUB_SPARK_MASTER" in c.Spawner.environment  # added to, not replaced
+
+
+def test_a_cull_timeout_within_one_activity_report_is_refused(settings):
+    import pytest
+
+    with pytest.raises(hubconfig.HubConfigError, match="cull_idle_timeout.*twice.*activity_interval"):
+        hubconfig.apply_culling(Config(), settings(cull_idle_timeout=500))  # activity_interval 300 by default
+
+
+def test_kernel_culling_spares_busy_kernels_not_open_tabs(settings):
+    from jupyter_server.serverapp import ServerApp
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+
+    c = Config()
+    hubconfig.apply_kernel_culling(c, settings(kernel_cull_idle_timeout=1200))
+    app = ServerApp()
+    app.parse_command_line(c.Spawner.args)  # what jupyterhub-singleuser makes of them
+    km = AsyncMappingKernelManager(config=app.config)
+    assert km.cull_idle_timeout == 1200
+    assert km.cull_interval == 120
+    assert km.cull_busy is False
+    assert km.cull_connected is True
+
+
+def test_no_kernel_culling_when_its_timeout_is_zero(settings):
+    c = Config()
+    c.Spawner.args = ["--ServerApp.some_option=1"]
+    hubconfig.apply_kernel_culling(c, settings(kernel_cull_idle_timeout=600))
+    hubconfig.apply_kernel_culling(c, settings(kernel_cull_idle_timeout=0))
+    assert c.Spawner.args == ["--ServerApp.some_option=1"]
+
+
+def test_both_spawners_pass_kernel_culling_to_the_server(settings, tmp_path):
+    from types import SimpleNamespace
+
+    from hunthub.spawner.docker import HuntHubDockerSpawner
+
+    s = settings(kernel_cull_idle_timeout=900)
+    local = Config()
+    hubconfig.apply_spawner(local, s)
+    hubconfig.apply_kernel_culling(local, s)
+    user = SimpleNamespace(name="alice", groups=[], url="/user/alice/")
+    args = HuntHubLocalSpawner(config=local, user=user, create_system_users=False).get_args()
+    assert "--MappingKernelManager.cull_idle_timeout=900" in args
+    docker = Config()
+    hubconfig.apply_docker_spawner(docker, settings(spawner="docker"), gateway="172.17.0.1")
+    hubconfig.apply_kernel_culling(docker, s)
+    assert "--MappingKernelManager.cull_idle_timeout=900" in HuntHubDockerSpawner(config=docker, user=user).get_args()
+
+
+def test_spawn_and_server_limits_come_from_the_settings(settings):
+    c = Config()
+    hubconfig.apply_spawner(c, settings())
+    assert "concurrent_spawn_limit" not in c.JupyterHub  # one place decides it: apply_limits
+    hubconfig.apply_hub(c, settings())
+    hubconfig.apply_limits(c, settings(concurrent_spawn_limit=5, active_server_limit=40, cull_idle_timeout=1800))
+    assert c.JupyterHub.concurrent_spawn_limit == 5
+    assert c.JupyterHub.active_server_limit == 40
+    # what the "hub is full" page tells the analyst, beside what apply_hub put there
+    assert c.JupyterHub.template_vars["hunthub_active_server_limit"] == 40
+    assert c.JupyterHub.template_vars["hunthub_concurrent_spawn_limit"] == 5
+    assert c.JupyterHub.template_vars["hunthub_cull_idle_minutes"] == 30
+    assert "announcement_login" in c.JupyterHub.template_vars
+
+
+def test_default_limits_are_sized_from_the_machine(settings):
+    from hunthub.settings import machine_cores, machine_memory_mb
+
+    s = settings()
+    assert s.concurrent_spawn_limit == max(8, 4 * machine_cores())
+    assert s.active_server_limit == max(10, machine_memory_mb() // 300)
+
+
+def test_configure_turns_on_culling_and_limits(settings):
+    c = Config()
+    hubconfig.configure(c, settings(proxy_command="chp", cull_idle_timeout=7200, active_server_limit=12))
+    assert "--timeout=7200" in culler(c)["command"]
+    assert "--MappingKernelManager.cull_busy=False" in c.Spawner.args
+    assert c.JupyterHub.active_server_limit == 12
+
+
+# --- executors follow work; driver start slots; warm driver delay ----------------------------------------
+
+
+def session_props(s, **env) -> dict[str, str]:
+    """The properties an analyst's session gets from what the hub gives their server."""
+    return session.spark_properties({**hubconfig.kernel_environment(s), "JUPYTERHUB_USER": "alice", **env})
+
+
+def test_sessions_give_back_idle_executors_and_keep_the_per_analyst_cap(settings):
+    props = session_props(settings(analyst_cores=2))
+    assert props["spark.dynamicAllocation.enabled"] == "true"
+    # standalone has no external shuffle service here: shuffle tracking is what makes dynamic allocation work
+    assert props["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
+    assert props["spark.dynamicAllocation.minExecutors"] == "0"
+    assert props["spark.dynamicAllocation.initialExecutors"] == "0"
+    assert props["spark.dynamicAllocation.executorIdleTimeout"] == "30s"
+    assert props["spark.dynamicAllocation.cachedExecutorIdleTimeout"] == "600s"
+    assert props["spark.dynamicAllocation.shuffleTracking.timeout"] == "60s"
+    cores = int(props["spark.executor.cores"]) * int(props["spark.dynamicAllocation.maxExecutors"])
+    assert cores == int(props["spark.cores.max"]) == 2
+    # shuffles nobody references any more are forgotten (and their executors let go) within the idle timeout
+    assert props["spark.cleaner.periodicGC.interval"] == "30s"
+
+
+def test_idle_timeouts_come_from_the_settings(settings):
+    props = session_props(settings(executor_idle_timeout=10, cached_executor_idle_timeout=90, shuffle_idle_timeout=40))
+    assert props["spark.dynamicAllocation.executorIdleTimeout"] == "10s"
+    assert props["spark.dynamicAllocation.cachedExecutorIdleTimeout"] == "90s"
+    assert props["spark.dynamicAllocation.shuffleTracking.timeout"] == "40s"
+
+
+def test_smaller_executors_from_spark_conf_keep_the_cap(settings):
+    props = session_props(settings(analyst_cores=4, spark_conf={"spark.executor.cores": "1"}))
+    assert props["spark.executor.cores"] == "1"
+    assert props["spark.dynamicAllocation.maxExecutors"] == "4"
+    assert props["spark.cores.max"] == "4"
+
+
+def test_the_admins_spark_conf_wins_over_dynamic_allocation(settings):
+    props = session_props(settings(spark_conf={"spark.dynamicAllocation.enabled": "false"}))
+    assert props["spark.dynamicAllocation.enabled"] == "false"
+
+
+def test_dynamic_allocation_can_be_turned_off(settings):
+    props = session_props(settings(dynamic_allocation=False))
+    assert not any(k.startswith("spark.dynamicAllocation.") for k in props)
+
+
+def test_executors_larger_than_the_cap_are_refused_clearly(settings):
+    import pytest
+
+    with pytest.raises(hubconfig.HubConfigError, match=r"spark.executor.cores \(4\).*spark.cores.max \(2\)"):
+        hubconfig.kernel_environment(settings(analyst_cores=2, spark_conf={"spark.executor.cores": "4"}))
+    with pytest.raises(hubconfig.HubConfigError, match="executor_idle_timeout must be at least 1"):
+        hubconfig.kernel_environment(settings(executor_idle_timeout=0))
+
+
+def test_kernels_are_told_the_warm_driver_delay_and_where_the_start_slots_are(settings, monkeypatch, state_dir):
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 1000)
+    env = hubconfig.kernel_environment(settings(warm_driver_delay=45))
+    assert env["HUNTHUB_WARM_DRIVER_DELAY"] == "45"
+    assert env["HUNTHUB_JVM_START_SLOTS_DIR"] == str(state_dir / "jvm-start-slots")
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
+    # as root: a root-owned directory analysts' accounts can read but not change
+    assert hubconfig.kernel_environment(settings())["HUNTHUB_JVM_START_SLOTS_DIR"] == "/run/hunthub/jvm-start-slots"
+
+
+def test_the_hub_prepares_as_many_start_slots_as_the_setting_says(settings, monkeypatch, state_dir):
+    from hunthub import jvm_slots
+
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 1000)
+    d = hubconfig.prepare_jvm_start_slots(settings(jvm_start_slots=3))
+    assert d == state_dir / "jvm-start-slots"
+    assert len(jvm_slots.slot_files(d)) == 3
+    assert str(d) == hubconfig.kernel_environment(settings())["HUNTHUB_JVM_START_SLOTS_DIR"]
+
+
+def test_docker_mode_has_no_start_slots(settings):
+    # drivers in containers do not see the host's slot directory (out of scope, see hunthub.jvm_slots)
+    assert hubconfig.prepare_jvm_start_slots(settings(spawner="docker")) is None
+    assert "HUNTHUB_JVM_START_SLOTS_DIR" not in hubconfig.kernel_environment(settings(spawner="docker"))
+
+
+def test_drivers_start_small_and_with_the_hosts_class_archive_once_there_is_one(settings, tmp_path, monkeypatch):
+    from hunthub import driver_jvm
+
+    monkeypatch.setattr(driver_jvm, "cache_dir", lambda: tmp_path / "jvm")
+    options = session_props(settings())["spark.driver.extraJavaOptions"].split()
+    assert set(driver_jvm.DRIVER_OPTIONS) <= set(options)
+    # no archive yet: a JVM told about a missing one would lose the JDK's own class sharing too
+    assert not any(o.startswith("-XX:SharedArchiveFile") for o in options)
+    archive = driver_jvm.archive_path()
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"")
+    options = session_props(settings())["spark.driver.extraJavaOptions"].split()
+    assert f"-XX:SharedArchiveFile={archive}" in options
+    # drivers in containers do not see the host's file
+    docker = session_props(settings(spawner="docker"))["spark.driver.extraJavaOptions"]
+    assert "SharedArchiveFile" not in docker
+    # the admin's own JVM options replace ours
+    mine = session_props(settings(spark_conf={"spark.driver.extraJavaOptions": "-XX:+UseG1GC"}))
+    assert mine["spark.driver.extraJavaOptions"] == "-XX:+UseG1GC"
+
+
+def test_the_class_archive_is_per_spark_and_java(monkeypatch, tmp_path):
+    from hunthub import driver_jvm
+
+    first = driver_jvm.archive_path(tmp_path)
+    assert first.parent == tmp_path and first.name.endswith(".jsa")
+    monkeypatch.setattr(driver_jvm.paths, "spark_version", lambda: "9.9.9")
+    assert driver_jvm.archive_path(tmp_path) != first
