@@ -34,26 +34,6 @@ Tab completes keywords, tables and columns (`alias.` gives the columns of a tabl
 its columns. Interrupting the kernel cancels the running query."""
 
 
-SPARK_STATUS = "%spark"
-
-
-def take_spark_status(code: str) -> tuple[str, bool]:
-    """The cell with its `%spark` lines (among the directive lines at its top) blanked, and whether it had one;
-    blanked, not removed, so Spark's error positions still point at the right line."""
-    lines = code.split("\n")
-    found = False
-    for k, line in enumerate(lines):
-        words = line.split()
-        if not words:
-            continue
-        if not words[0].startswith("%"):
-            break
-        if words == [SPARK_STATUS]:
-            lines[k] = " " * len(line)
-            found = True
-    return "\n".join(lines), found
-
-
 def row_limit(env=os.environ) -> int:
     try:
         value = int(env.get("HUNTHUB_SQL_ROW_LIMIT", DEFAULT_ROW_LIMIT))
@@ -183,11 +163,10 @@ class HuntHubSqlKernel(Kernel):
         if store_history:
             self._history.append((0, self.execution_count, code))
         self._columns.clear()  # views may be redefined by this cell
-        code, spark_status = take_spark_status(code)
         cell = sql_text.parse_cell(code)
         if cell.error:
             return self._fail("DirectiveError", cell.error, [f"{sql_render.RED}{cell.error}{sql_render.RESET}"], silent)
-        if spark_status:
+        if cell.spark_status:
             failed = self._spark_status(silent, last=not cell.statements and cell.limit is None)
             if failed:
                 return failed
@@ -199,14 +178,9 @@ class HuntHubSqlKernel(Kernel):
                     self._show({"text/plain": note}, last=True)
             return self._ok()
         limit = cell.limit or self.row_limit
-        self.starter.in_use.set()
-        try:
-            spark = self.starter.result()
-        except SparkUnavailableError as e:
-            lines = [f"{sql_render.RED}{line}{sql_render.RESET}" for line in str(e).splitlines()]
-            return self._fail("SparkUnavailableError", str(e).splitlines()[0], lines, silent)
-        except KeyboardInterrupt:
-            return self._interrupted(silent, "Spark was still starting; run the cell again to wait for it")
+        spark, failed = self._session(silent)
+        if failed:
+            return failed
         if not self._announced:
             self._announced = True
             if not silent:
@@ -222,16 +196,22 @@ class HuntHubSqlKernel(Kernel):
         finally:
             self.core_watch.end()
 
-    def _spark_status(self, silent: bool, last: bool):
-        """`%spark`: what this session holds; the failure reply when Spark is not there, else None."""
+    def _session(self, silent: bool):
+        """(the SparkSession, None) once it is up, or (None, the failure reply the cell gets)."""
         self.starter.in_use.set()
         try:
-            spark = self.starter.result()
+            return self.starter.result(), None
         except SparkUnavailableError as e:
             lines = [f"{sql_render.RED}{line}{sql_render.RESET}" for line in str(e).splitlines()]
-            return self._fail("SparkUnavailableError", str(e).splitlines()[0], lines, silent)
+            return None, self._fail("SparkUnavailableError", str(e).splitlines()[0], lines, silent)
         except KeyboardInterrupt:
-            return self._interrupted(silent, "Spark was still starting; run the cell again to wait for it")
+            return None, self._interrupted(silent, "Spark was still starting; run the cell again to wait for it")
+
+    def _spark_status(self, silent: bool, last: bool):
+        """`%spark`: what this session holds; the failure reply when Spark is not there, else None."""
+        spark, failed = self._session(silent)
+        if failed:
+            return failed
         if not silent:
             self._show({"text/plain": core_wait.status(spark.sparkContext._jsc.sc())}, last=last)
         return None

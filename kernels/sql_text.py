@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 CODE, STRING, IDENT, COMMENT = "code", "string", "ident", "comment"
 
 LIMIT_DIRECTIVE = "%limit"
+SPARK_STATUS_DIRECTIVE = "%spark"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Statement:
 class Cell:
     statements: list[Statement] = field(default_factory=list)
     limit: int | None = None  # from a `%limit N` line
+    spark_status: bool = False  # a `%spark` line: show what the session holds
     error: str = ""  # a directive the kernel does not understand
 
 
@@ -118,7 +120,7 @@ def _has_sql(piece: str) -> bool:
 
 
 def parse_cell(code: str) -> Cell:
-    """Directive lines (`%limit N`) at the top of the cell, then its statements. Directive lines are blanked,
+    """Directive lines (`%limit N`, `%spark`) at the top of the cell, then its statements. Directive lines are blanked,
     not removed, so positions in Spark's errors still point at the right line of the cell."""
     cell = Cell()
     lines = code.split("\n")
@@ -130,8 +132,12 @@ def parse_cell(code: str) -> Cell:
             break
         if words[0] == LIMIT_DIRECTIVE and len(words) == 2 and words[1].isdigit() and int(words[1]) > 0:
             cell.limit = int(words[1])
+        elif words == [SPARK_STATUS_DIRECTIVE]:
+            cell.spark_status = True
         else:
-            cell.error = f"line {k + 1}: `{line.strip()}` is not understood; the kernel knows `%limit N` (N > 0)"
+            cell.error = (
+                f"line {k + 1}: `{line.strip()}` is not understood; the kernel knows `%limit N` (N > 0) and `%spark`"
+            )
             return cell
         lines[k] = " " * len(line)
     cell.statements = split("\n".join(lines))

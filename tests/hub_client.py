@@ -80,16 +80,8 @@ class HubUser:
     async def _execute(self, kernel_id: str, code: str, timeout: float) -> dict:
         url = f"{self.base}/user/{self.name}/api/kernels/{kernel_id}/channels".replace("http", "ws", 1)
         ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.token}"}))
-        msg_id = uuid.uuid4().hex
-        ws.write_message(
-            json.dumps({
-                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": self.name,
-                           "session": uuid.uuid4().hex, "version": "5.3"},
-                "parent_header": {}, "metadata": {}, "channel": "shell",
-                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True},
-            })
-        )  # fmt: skip
+        msg_id, request = execute_request(self.name, code)
+        ws.write_message(request)
         result = {"status": "?", "text": "", "error": None}
         idle = False
         deadline = time.monotonic() + timeout
@@ -115,3 +107,16 @@ class HubUser:
                 break
         ws.close()
         return result
+
+
+def execute_request(user: str, code: str) -> tuple[str, str]:
+    """(msg_id, the message as the kernel websocket takes it) for running `code` as a notebook cell."""
+    msg_id = uuid.uuid4().hex
+    message = {
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": user,
+                   "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
+                    "allow_stdin": False, "stop_on_error": True},
+    }  # fmt: skip
+    return msg_id, json.dumps(message)

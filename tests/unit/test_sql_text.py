@@ -77,6 +77,16 @@ def test_unknown_or_malformed_directives_are_reported(line):
     assert line in cell.error
 
 
+def test_spark_status_directive_is_taken_with_a_limit_and_keeps_line_numbers():
+    cell = parse_cell("%spark\n%limit 3\nselect *\nfrom t")
+    assert cell.spark_status and cell.limit == 3 and not cell.error
+    (statement,) = cell.statements
+    assert statement.line == 3
+    alone = parse_cell("%spark")
+    assert alone.spark_status and alone.statements == []
+    assert "%spark" in parse_cell("%spark now\nselect 1").error
+
+
 def test_percent_later_in_the_cell_is_sql():
     cell = parse_cell("select 7\n% 3")
     assert cell.limit is None and not cell.error
