@@ -35,14 +35,27 @@ def die_with_parent() -> None:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def start_time(pid: int) -> int | None:
-    """Kernel start time of a process (clock ticks since boot), None when it does not exist."""
+def _stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat from the state on (field 3), None when the process does not exist."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    return stat.rsplit(")", 1)[1].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Kernel start time of a process (clock ticks since boot), None when it does not exist."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def running_since(pid: int, started: int) -> bool:
+    """The process `pid` that started at `started` still runs: not gone, not another process with a reused pid,
+    not a zombie (a child whose parent died first may wait, reparented, to be reaped)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X") and int(fields[19]) == started
 
 
 def parent_pid(pid: int) -> int | None:

@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hunthub.kernels import session
-from hunthub.processes import die_with_parent, start_time
+from hunthub.processes import die_with_parent, running_since, start_time
 
 POLL = 0.25
 
@@ -93,22 +93,11 @@ def live_drivers(exclude_starters: set[int] = frozenset()) -> list[int]:
             doc = json.loads(record.read_text())
         except (OSError, ValueError):
             continue
-        if not _running(doc["pid"], doc["start"]):
+        if not running_since(doc["pid"], doc["start"]):
             record.unlink(missing_ok=True)  # gone (its pid may even belong to another process now)
         elif doc["starter"] not in exclude_starters:
             live.append(doc["pid"])
     return live
-
-
-def _running(pid: int, started: int) -> bool:
-    """The process `pid` started at `started` still runs: not gone, not another process, not a zombie (a driver
-    whose kernel died first is reparented to a subreaper such as `hunthub up`, and may wait there to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rsplit(")", 1)[1].split()  # the command name may contain spaces and parentheses
-    return fields[0] not in ("Z", "X") and int(fields[19]) == started
 
 
 class FirstUse(threading.Event):
