@@ -369,7 +369,7 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
         c.HuntHubLocalSpawner.graphistry_personal_key_id = s.graphistry_personal_key_id
         c.HuntHubLocalSpawner.graphistry_personal_key_secret_file = s.graphistry_personal_key_secret_file
         c.HuntHubLocalSpawner.graphistry_keys_dir = s.graphistry_keys_dir
-    c.Spawner.cmd = [paths.venv_bin("jupyterhub-singleuser")]
+    c.Spawner.cmd = [sys.executable, "-m", "hunthub.spawner.singleuser"]
     c.Spawner.environment = kernel_environment(s)
 
 

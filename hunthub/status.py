@@ -49,6 +49,8 @@ TOKEN_FILE = "status-api-token"  # noqa: S105 - a file name, not a secret
 ACCOUNT_PREFIX = "hunt-"  # hunthub.spawner.local's system_user_prefix
 INGEST_APP = "hunthub-ingest"
 KINDS = ("server", "kernel", "driver", "executor", "other")
+# how a notebook server's command line starts: hunthub's spawners (hunthub.spawner.singleuser), or stock Jupyter
+SERVER_COMMANDS = ("hunthub.spawner.singleuser", "jupyterhub-singleuser", "jupyter-server", "jupyter-lab")
 
 
 class StatusError(RuntimeError):
@@ -76,7 +78,7 @@ class Proc:
             return "executor"
         if "org.apache.spark.deploy.SparkSubmit" in self.argv:
             return "driver"
-        if any(a.endswith(("jupyterhub-singleuser", "jupyter-server", "jupyter-lab")) for a in self.argv[:3]):
+        if any(a.endswith(SERVER_COMMANDS) for a in self.argv[:3]):
             return "server"
         if "-m" in self.argv[:3] and any(a.startswith(("hunthub.kernels.", "ipykernel")) for a in self.argv[:4]):
             # the warm driver's Python host counts with the driver JVM it holds

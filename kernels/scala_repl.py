@@ -24,6 +24,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hunthub import spare_cpu
 from hunthub.kernels import core_wait, scala_output, session, spark_activity
 from hunthub.kernels.session import SessionInfo, SparkUnavailableError
 
@@ -88,6 +89,7 @@ class ScalaRepl:
         self._jthread = None  # the JVM thread behind self._thread, for interrupts
         self._interrupted = False
         self._busy = threading.Event()
+        self.wanted = threading.Event()  # someone waits for the interpreter: its start is no longer a bet
 
     # --- the interpreter thread ---------------------------------------------------------------------
 
@@ -118,12 +120,15 @@ class ScalaRepl:
 
     def call(self, fn, *args, timeout: float | None = None):
         """Run fn on the interpreter thread and wait for it (after the boot, which is queued first)."""
+        self.wanted.set()
         return self._submit(fn, *args).result(timeout)
 
     # --- start ---------------------------------------------------------------------------------------
 
     def _boot(self) -> None:
         log_path = None
+        # started with the kernel, this JVM is a bet until a cell or a completion needs it (hunthub.spare_cpu)
+        spare_cpu.wait(self.wanted.is_set)
         try:
             started = time.monotonic()
             session.preflight(self.env)
@@ -243,6 +248,7 @@ class ScalaRepl:
         return None
 
     def wait_ready(self, timeout: float | None = None) -> bool:
+        self.wanted.set()
         return self.ready.wait(timeout)
 
     def _require(self) -> None:

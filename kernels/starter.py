@@ -1,7 +1,8 @@
 """What every hunthub Spark kernel does at start: bring up the session in the background, then say where it runs.
 
-The driver starts the moment the kernel does, on a background thread, so it warms up while the analyst is
-still reading the notebook; the first cell that needs Spark waits for it.
+The driver starts with the kernel, on a background thread, so it warms up while the analyst is still reading the
+notebook; the first cell that needs Spark waits for it. Until that cell, the start is a bet, and waits for a spare
+core on a busy host (hunthub.spare_cpu).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import html
 import sys
 import threading
 
-from hunthub import jvm_slots
+from hunthub import jvm_slots, spare_cpu
 from hunthub.kernels import session, spark_activity, warm_driver
 from hunthub.kernels.session import SparkUnavailableError
 
@@ -34,6 +35,8 @@ class SessionStarter(threading.Thread):
             if adopted:
                 self.spark, self.info = adopted
             else:
+                # until a cell needs Spark, this driver is a bet: it yields to a busy host (hunthub.spare_cpu)
+                spare_cpu.wait(self.in_use.is_set)
                 self.spark, self.info = session.start(on_wait=self._waiting_for_slot)
         except SparkUnavailableError as e:
             self.error = e

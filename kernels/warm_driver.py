@@ -32,6 +32,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hunthub import spare_cpu
 from hunthub.kernels import session
 from hunthub.processes import die_with_parent, running_since, start_time
 
@@ -211,13 +212,15 @@ def host(directory: Path, ttl: float) -> int:
     catalog_mtime = _catalog_mtime(os.environ)
     starting = directory / f"{me}.starting.json"
     _write_private(starting, {"host_pid": me, "host_start": start_time(me), "fingerprint": session.fingerprint()})
+    wanted = directory / f"{me}.wanted"
+    # a bet on the analyst coming back to Spark: it yields to a busy host until a kernel wants it (hunthub.spare_cpu)
+    spare_cpu.wait(wanted.exists)
     try:
         spark, info = session.start()
     except session.SparkUnavailableError as e:
         starting.unlink(missing_ok=True)
         print(f"warm driver not started: {e}", file=sys.stderr)
         return 2
-    wanted = directory / f"{me}.wanted"
     # no job: an executor started now would leave after its idle timeout, long before most kernels come
     session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists(), executors=False)
     params = spark.sparkContext._gateway.java_parameters

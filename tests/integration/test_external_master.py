@@ -52,4 +52,4 @@ def _is_server_in(proc, home: Path) -> bool:
         cmd = (proc / "cmdline").read_bytes()
     except OSError:
         return False
-    return b"jupyterhub-singleuser" in cmd and f"--ServerApp.root_dir={home}".encode() in cmd
+    return b"hunthub.spawner.singleuser" in cmd and f"--ServerApp.root_dir={home}".encode() in cmd
