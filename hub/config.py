@@ -15,6 +15,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from hunthub import catalog, cluster, driver_jvm, paths
+from hunthub.kernels import core_yield
 from hunthub.settings import HuntHub, load
 
 
@@ -200,6 +201,13 @@ def apply_oauth(c: Config, s: HuntHub) -> None:
         c.HuntHubGoogleAuthenticator.allow_all = s.oauth_allow_all or not s.oauth_allowed_users
 
 
+def embedded_executor_options(s: HuntHub) -> dict[str, str]:
+    """Executors of the embedded worker on this host start from the host's class archive (hunthub.driver_jvm);
+    the worker containers of docker mode and external clusters do not see it."""
+    options = driver_jvm.executor_java_options() if s.embedded_cluster and s.spawner != "docker" else ""
+    return {"spark.executor.extraJavaOptions": options} if options else {}
+
+
 def kernel_environment(s: HuntHub) -> dict[str, str]:
     """What every analyst's server (and so every kernel) is told about the cluster and the data."""
     conf = {
@@ -208,6 +216,7 @@ def kernel_environment(s: HuntHub) -> dict[str, str]:
         "spark.driver.memory": s.driver_memory,
         # small, fast-starting drivers (see hunthub.driver_jvm); not the host's class archive in containers
         "spark.driver.extraJavaOptions": driver_jvm.java_options(archive=s.spawner != "docker"),
+        **embedded_executor_options(s),
         **executor_allocation(s),
         **s.spark_conf,
     }
@@ -247,6 +256,8 @@ def executor_allocation(s: HuntHub) -> dict[str, str]:
     for name in ("executor_idle_timeout", "cached_executor_idle_timeout", "shuffle_idle_timeout"):
         if getattr(s, name) < 1:
             raise HubConfigError(f"HuntHub.{name} must be at least 1 second, not {getattr(s, name)}")
+    if s.executor_yield_timeout < 0:
+        raise HubConfigError(f"HuntHub.executor_yield_timeout must be 0 (never) or more: {s.executor_yield_timeout}")
     cores_max = int(s.spark_conf.get("spark.cores.max", s.analyst_cores))
     executor_cores = int(s.spark_conf.get("spark.executor.cores", cores_max))
     if executor_cores < 1 or executor_cores > cores_max:
@@ -254,7 +265,12 @@ def executor_allocation(s: HuntHub) -> dict[str, str]:
             f"spark.executor.cores ({executor_cores}) must be between 1 and the analyst's spark.cores.max "
             f"({cores_max}): no executor could start"
         )
+    yield_early = {}
+    if s.executor_yield_timeout:
+        # not a Spark property: read by the kernels' hunthub.kernels.core_yield from their session's conf
+        yield_early[core_yield.TIMEOUT_CONF] = f"{s.executor_yield_timeout}s"
     return {
+        **yield_early,
         "spark.dynamicAllocation.enabled": "true",
         "spark.dynamicAllocation.shuffleTracking.enabled": "true",
         "spark.dynamicAllocation.minExecutors": "0",

@@ -523,6 +523,13 @@ class HuntHub(Configurable):
         still references the shuffle; a later job that needs those files recomputes them.""",
     ).tag(config=True)
 
+    executor_yield_timeout = Integer(
+        10,
+        help="""Seconds after its last job an idle session gives its executors back at once when another
+        application waits for cores, instead of holding them until the idle timeouts above (embedded cluster; see
+        hunthub/kernels/core_yield.py). Sessions with cached data never yield. 0: never yield early.""",
+    ).tag(config=True)
+
     jvm_start_slots = Integer(
         help="""Driver JVMs (kernels' and warm drivers') that may start at the same time on this host; the rest
         wait their turn and say so. A burst of JVM starts on a small machine slows every one of them down.

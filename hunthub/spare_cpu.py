@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable
 
-POLL = 1.0
+POLL = 0.5
 NEEDED = 1.0  # idle cores over the last POLL seconds
 
 

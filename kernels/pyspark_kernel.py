@@ -14,7 +14,7 @@ from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
-from hunthub.kernels import core_wait, session
+from hunthub.kernels import core_wait, core_yield, session
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
 
@@ -79,6 +79,8 @@ class HuntHubPySparkKernel(IPythonKernel):
         self.shell.events.register("post_run_cell", self._post_run_cell)
         self._jvm_context = None
         self.core_watch = core_wait.CoreWatcher(self._jvm_spark_context)
+        # an idle session gives its executors back when another analyst waits for cores
+        self.core_yield = core_yield.start(self._jvm_spark_context, core_wait.webui(), log=self.log.info)
         self.shell.register_magic_function(self._spark_magic, "line", "spark")
 
     def _jvm_spark_context(self):

@@ -15,7 +15,7 @@ from ipykernel.kernelapp import IPKernelApp
 from ipykernel.kernelbase import Kernel
 
 from hunthub import __version__
-from hunthub.kernels import core_wait
+from hunthub.kernels import core_wait, core_yield
 from hunthub.kernels.scala_repl import ADD_JAR_HELP, MAGICS_HELP, Error, Result, ScalaRepl, Stream
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import banner
@@ -63,6 +63,8 @@ class HuntHubScalaKernel(Kernel):
         self.repl.start()
         self._announced = False
         self.core_watch = core_wait.CoreWatcher(self.repl.spark_context)
+        # an idle session gives its executors back when another analyst waits for cores
+        self.core_yield = core_yield.start(self.repl.spark_context, core_wait.webui(), log=self.log.info)
 
     # --- execute -----------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ipykernel.kernelapp import IPKernelApp
 from ipykernel.kernelbase import Kernel
 
 from hunthub import __version__
-from hunthub.kernels import core_wait, sql_render, sql_text
+from hunthub.kernels import core_wait, core_yield, sql_render, sql_text
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
 
@@ -132,6 +132,8 @@ class HuntHubSqlKernel(Kernel):
         self._history: list[tuple[int, int, str]] = []
         self._jvm_context = None
         self.core_watch = core_wait.CoreWatcher(self._jvm_spark_context)
+        # an idle session gives its executors back when another analyst waits for cores
+        self.core_yield = core_yield.start(self._jvm_spark_context, core_wait.webui(), log=self.log.info)
 
     def _jvm_spark_context(self):
         """The driver's JVM SparkContext once the session is up (for the core watcher), else None."""

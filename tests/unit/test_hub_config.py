@@ -510,6 +510,22 @@ def test_drivers_start_small_and_with_the_hosts_class_archive_once_there_is_one(
     assert mine["spark.driver.extraJavaOptions"] == "-XX:+UseG1GC"
 
 
+def test_embedded_executors_start_with_the_hosts_class_archive_once_there_is_one(settings, tmp_path, monkeypatch):
+    from hunthub import driver_jvm
+
+    monkeypatch.setattr(driver_jvm, "cache_dir", lambda: tmp_path / "jvm")
+    assert "spark.executor.extraJavaOptions" not in session_props(settings())
+    archive = driver_jvm.archive_path()
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"")
+    assert session_props(settings())["spark.executor.extraJavaOptions"] == f"-XX:SharedArchiveFile={archive}"
+    # worker containers and external clusters do not see the host's file
+    assert "spark.executor.extraJavaOptions" not in session_props(settings(spawner="docker"))
+    assert "spark.executor.extraJavaOptions" not in session_props(settings(spark_master="spark://elsewhere:7077"))
+    mine = session_props(settings(spark_conf={"spark.executor.extraJavaOptions": "-Dx=1"}))
+    assert mine["spark.executor.extraJavaOptions"] == "-Dx=1"
+
+
 def test_the_class_archive_is_per_spark_and_java(monkeypatch, tmp_path):
     from hunthub import driver_jvm
 
