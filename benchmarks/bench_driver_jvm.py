@@ -24,17 +24,23 @@ import sys
 import time
 from pathlib import Path
 
-from traitlets.config import Config
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_startup import ROOT, _terminate, auth_event_count, git_state, log, summary, wait_until  # noqa: E402
+from bench_startup import (  # noqa: E402 - a sibling script, not a package
+    ROOT,
+    _terminate,
+    auth_event_count,
+    git_state,
+    log,
+    start_cluster,
+    summary,
+    wait_until,
+)
 
 from hunthub import catalog, cluster  # noqa: E402
 from hunthub.data import demo  # noqa: E402
 from hunthub.processes import Supervisor  # noqa: E402
 from hunthub.settings import HuntHub  # noqa: E402
 
-EVENTS = 20_000
 CONCURRENT = 4
 # the options tried, each alone and all together; "stock" is what pyspark does without being told anything
 OPTIONS = {
@@ -151,23 +157,6 @@ class Driver:
 # --- the benchmark ------------------------------------------------------------------------------------
 
 
-def start_cluster(state: Path, sup: Supervisor) -> HuntHub:
-    from tests.harness import free_ports
-
-    master, master_ui, worker_ui = free_ports(3)
-    s = HuntHub(config=Config(HuntHub={
-        "state_dir": str(state), "spark_master_port": master, "spark_master_webui_port": master_ui,
-        "spark_worker_webui_port": worker_ui, "worker_cores": CONCURRENT, "worker_memory_mb": 512 * CONCURRENT,
-        "analyst_cores": 1, "executor_memory": "512m",
-    }))  # fmt: skip
-    state.mkdir(parents=True, exist_ok=True)
-    cluster.start(sup, s)
-    warehouse = state / "warehouse"
-    warehouse.mkdir(mode=0o755)
-    demo.ensure(warehouse, Path(s.catalog_path), EVENTS)
-    return s
-
-
 def base_props(s: HuntHub, name: str) -> dict[str, str]:
     # an analyst's share, as hunthub gives it; the UI on a free port (several drivers at once)
     return {"spark.master": s.master_url, "spark.app.name": name, "spark.cores.max": "1",
@@ -199,7 +188,9 @@ def bench(runs: int, kinds: list[str], results: dict) -> None:
     sup = Supervisor(state / "run")
     try:
         log("starting a Spark master + worker ...")
-        s = start_cluster(state, sup)
+        s = start_cluster(
+            state, sup, worker_cores=CONCURRENT, worker_memory_mb=512 * CONCURRENT, executor_memory="512m"
+        )
         table = str(catalog.local_path(catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse)))
         expected = auth_event_count(s)
         archive = state / "driver-cds.jsa"

@@ -90,14 +90,16 @@ def record(figures: dict, i: int, times: dict[str, float]) -> None:
 # --- (b) kernel start -> first Spark result -------------------------------------------------------
 
 
-def start_cluster(state: Path, sup: Supervisor) -> HuntHub:
-    """Master + worker + demo data, as tests/integration/conftest.py does; sized like an analyst's share."""
+def start_cluster(state: Path, sup: Supervisor, **sizes) -> HuntHub:
+    """Master + worker + demo data, as tests/integration/conftest.py does; sized like an analyst's share unless
+    `sizes` (HuntHub settings: worker_cores, worker_memory_mb, executor_memory) say otherwise."""
     from tests.harness import free_ports
 
     master, master_ui, worker_ui = free_ports(3)
     s = HuntHub(config=Config(HuntHub={
         "state_dir": str(state), "spark_master_port": master, "spark_master_webui_port": master_ui,
         "spark_worker_webui_port": worker_ui, "worker_cores": 2, "analyst_cores": 1, "executor_memory": "1g",
+        **sizes,
     }))  # fmt: skip
     state.mkdir(parents=True, exist_ok=True)
     cluster.start(sup, s)

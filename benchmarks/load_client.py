@@ -26,10 +26,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from http.cookies import SimpleCookie
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.hub_client import new_cell, take_cell_message  # noqa: E402 - how a notebook reads a cell's messages
 
 # phases of one analyst's visit, in order; "hub_spawn" comes from the hub's log (see hub_spawn_seconds)
 PHASES = ("login", "server_start", "hub_spawn", "kernel_idle", "code", "stop", "total")
@@ -302,24 +306,10 @@ class KernelChannel:
             {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
              "stop_on_error": True},
         )  # fmt: skip
-        result = {"status": "?", "text": "", "error": None}
-        idle = False
+        result = new_cell()
         try:
-            while not (idle and result["status"] != "?"):  # reply (shell) and idle (iopub) come in either order
-                msg = await self._next(deadline)
-                if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                    continue
-                kind, content = msg["msg_type"], msg["content"]
-                if kind == "stream":
-                    result["text"] += content["text"]
-                elif kind in ("execute_result", "display_data"):
-                    result["text"] += content["data"].get("text/plain", "") + "\n"
-                elif kind == "error":
-                    result["error"] = f"{content['ename']}: {content['evalue']}"
-                elif kind == "execute_reply":
-                    result["status"] = content["status"]
-                elif kind == "status" and content["execution_state"] == "idle":
-                    idle = True
+            while not take_cell_message(result, await self._next(deadline), msg_id):
+                pass
         except TimeoutError:
             raise VisitError(f"no answer to {code!r} within {timeout:.0f} s; so far: {result}") from None
         return result

@@ -4,9 +4,9 @@ A kernel starts its driver JVM the moment it starts (the analyst is still readin
 starts a warm driver for an analyst who used Spark before: both bet that Spark is wanted soon. A driver start
 costs some 5 s of CPU. When 50 analysts log in within a minute on 2 cores, those bets compete with the notebook
 servers the analysts are waiting for: measured, 85 of the burst's 310 CPU-seconds went to driver JVMs of kernels
-that only ran `1+1`. So a bet first waits until the host has at least one idle core (measured over a second from
+that only ran `1+1`. So a bet first waits until the host has at least one idle core (measured over half a second from
 /proc/stat), or until someone waits for it (a cell needs Spark, a kernel wants the warm driver), whichever comes
-first. On a quiet machine that costs one second; on a busy one the bet yields, and an analyst who does need
+first. On a quiet machine that costs half a second; on a busy one the bet yields, and an analyst who does need
 Spark meanwhile starts it at once, as if there had been no bet.
 
 Why not a lower nice value instead: an unprivileged process may not raise its priority again (RLIMIT_NICE, which
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 POLL = 0.5
-NEEDED = 1.0  # idle cores over the last POLL seconds
+NEEDED = 1.0  # idle cores over the last POLL seconds (half the host, on a host of one core)
 
 
 def _times() -> tuple[int, int]:
@@ -41,6 +41,7 @@ def wait(wanted: Callable[[], bool], needed: float = NEEDED, poll: float = POLL)
     if wanted():
         return "wanted"
     ncpu = os.cpu_count() or 1
+    needed = min(needed, ncpu / 2)  # a one-core host is never idle as a whole while its own kernel polls
     idle, total = _times()
     while True:
         for _ in range(10):

@@ -78,32 +78,38 @@ class CoreYielder(threading.Thread):
         self.given_back = 0  # executors given back so far
 
     def run(self) -> None:
-        idle_since = None
-        while True:
+        from py4j.protocol import Py4JJavaError, Py4JNetworkError
+
+        while (jsc := self._context()) is None:
             time.sleep(self._poll)
-            jsc = self._context()
-            if jsc is None:
-                continue
-            try:
-                if jsc.isStopped():
-                    return
-                timeout = timeout_seconds(jsc)
-                if timeout is None or jsc.isLocal():
-                    return
-                if len(jsc.statusTracker().getActiveJobIds()) > 0 or jsc.getExecutorIds().size() == 0:
+        try:
+            timeout = timeout_seconds(jsc)
+            if timeout is None or jsc.isLocal():
+                return
+            idle_since = None
+            while not jsc.isStopped():
+                time.sleep(self._poll)
+                try:
+                    idle_since = self._look(jsc, timeout, idle_since)
+                except Py4JJavaError:  # the session is being stopped: the next look says so
                     idle_since = None
-                    continue
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since < timeout or holds_cached_data(jsc):
-                    continue
-                if someone_waits(self._url, jsc.applicationId()):
-                    n = give_back(jsc)
-                    self.given_back += n
-                    idle_since = None
-                    if n and self._log:
-                        self._log(f"gave {spark_share.plural(n, 'idle executor')} back: another application waits")
-            except Exception:  # noqa: BLE001 - a session being stopped, a py4j hiccup: look again next time
-                idle_since = None
+        except Py4JNetworkError:
+            return  # the driver is gone
+
+    def _look(self, jsc, timeout: float, idle_since: float | None) -> float | None:
+        """One look at the session; returns since when it has been idle holding executors (None: it is not)."""
+        if jsc.getExecutorIds().size() == 0 or len(jsc.statusTracker().getActiveJobIds()) > 0:
+            return None  # most looks end here: an idle session holds no executor
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since < timeout or holds_cached_data(jsc):
+            return idle_since
+        if not someone_waits(self._url, jsc.applicationId()):
+            return idle_since
+        n = give_back(jsc)
+        self.given_back += n
+        if n and self._log:
+            self._log(f"gave {spark_share.plural(n, 'idle executor')} back: another application waits")
+        return None
 
 
 def start(context: Callable[[], object | None], url: str, log=None) -> CoreYielder | None:

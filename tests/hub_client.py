@@ -82,31 +82,41 @@ class HubUser:
         ws = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {self.token}"}))
         msg_id, request = execute_request(self.name, code)
         ws.write_message(request)
-        result = {"status": "?", "text": "", "error": None}
-        idle = False
+        result = new_cell()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             raw = await asyncio.wait_for(ws.read_message(), deadline - time.monotonic())
             if raw is None:
                 raise AssertionError("the kernel's websocket closed")
-            msg = json.loads(raw)
-            if msg.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                result["text"] += content["text"]
-            elif kind in ("execute_result", "display_data"):
-                result["text"] += content["data"].get("text/plain", "") + "\n"
-            elif kind == "error":
-                result["error"] = f"{content['ename']}: {content['evalue']}"
-            elif kind == "execute_reply":
-                result["status"] = content["status"]
-            elif kind == "status" and content["execution_state"] == "idle":
-                idle = True
-            if idle and result["status"] != "?":  # the reply (shell) and idle (iopub) come in either order
+            if take_cell_message(result, json.loads(raw), msg_id):
                 break
         ws.close()
         return result
+
+
+def new_cell() -> dict:
+    """What a cell shows, filled by take_cell_message."""
+    return {"status": "?", "text": "", "error": None, "idle": False}
+
+
+def take_cell_message(cell: dict, msg: dict, msg_id: str) -> bool:
+    """Fold one kernel message into `cell` as a notebook shows it (stream and text/plain output, the error, the
+    reply's status); messages of other requests are ignored. True once the cell is done: its reply (shell) and its
+    idle status (iopub), which come in either order."""
+    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+        return False
+    kind, content = msg["msg_type"], msg["content"]
+    if kind == "stream":
+        cell["text"] += content["text"]
+    elif kind in ("execute_result", "display_data"):
+        cell["text"] += content["data"].get("text/plain", "") + "\n"
+    elif kind == "error":
+        cell["error"] = f"{content['ename']}: {content['evalue']}"
+    elif kind == "execute_reply":
+        cell["status"] = content["status"]
+    elif kind == "status" and content["execution_state"] == "idle":
+        cell["idle"] = True
+    return cell["idle"] and cell["status"] != "?"
 
 
 def execute_request(user: str, code: str) -> tuple[str, str]:

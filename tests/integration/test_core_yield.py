@@ -19,24 +19,12 @@ import pytest
 from hunthub.hub.config import kernel_environment
 from hunthub.settings import HuntHub
 from tests.integration.kernel_client import Kernel
+from tests.integration.waiting import app, wait_for
 
 pytestmark = pytest.mark.integration
 
 YIELD_AFTER = 3  # seconds of idleness before yielding; hunthub's default is 10
 LONG = 900  # alice's executor and shuffle idle timeouts: only yielding can free her cores within the test
-
-
-def app(spark_cluster, name: str) -> dict | None:
-    return next((a for a in spark_cluster.master_state()["activeapps"] if a["name"] == name), None)
-
-
-def wait_for(check, what: str, timeout: float = 240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := check()) is not None and result is not False:
-            return result
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 def kernel_for(spark_cluster, tmp_path, user: str, cores: int) -> Kernel:

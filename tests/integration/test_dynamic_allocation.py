@@ -14,6 +14,7 @@ import pytest
 from hunthub.hub.config import kernel_environment
 from hunthub.settings import HuntHub
 from tests.integration.kernel_client import Kernel
+from tests.integration.waiting import app, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -23,22 +24,9 @@ pytestmark = pytest.mark.integration
 IDLE_TIMEOUT, SHUFFLE_TIMEOUT = 10, 900
 
 
-def app(spark_cluster, name: str) -> dict | None:
-    return next((a for a in spark_cluster.master_state()["activeapps"] if a["name"] == name), None)
-
-
 def cores_of(spark_cluster, name: str) -> int | None:
     found = app(spark_cluster, name)
     return None if found is None else found["cores"]
-
-
-def wait_for(check, what: str, timeout: float = 240):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if (result := check()) is not None and result is not False:
-            return result
-        time.sleep(1)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
 
 
 @pytest.fixture
