@@ -62,11 +62,52 @@ def daemon_env(s: HuntHub) -> dict[str, str]:
     return env
 
 
+DAEMON_DIRS = ("work", "local")  # the worker's and executors' own: application dirs, shuffle and spill files
+
+
 def prepare_dirs(s: HuntHub, owner: pwd.struct_passwd | None) -> None:
-    for d in (s.spark_dir, s.spark_dir / "work", s.spark_dir / "local"):
-        d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """The daemons' work and local dirs, handed to `owner`, the account that also runs every analyst's tasks.
+
+    Root never acts through a path that account can change. The parent stays root's (0755), so no task can
+    swap `work` or `local` for a symlink after they exist; and each is opened without following a symlink
+    (O_NOFOLLOW) and changed through that descriptor, so one planted before (by an earlier version, which
+    handed the parent to the daemons' account too) is refused instead of followed: a symlink to /etc
+    would otherwise hand /etc to that account at the next start."""
+    s.spark_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+    parent = _open_dir(s.spark_dir)
+    try:
         if owner:
-            os.chown(d, owner.pw_uid, owner.pw_gid)
+            os.fchown(parent, 0, 0)
+            os.fchmod(parent, 0o755)
+        for name in DAEMON_DIRS:
+            try:
+                os.mkdir(name, 0o700, dir_fd=parent)
+            except FileExistsError:
+                pass
+            d = _open_dir(s.spark_dir / name, dir_fd=parent)
+            try:
+                if owner:
+                    os.fchown(d, owner.pw_uid, owner.pw_gid)
+                    os.fchmod(d, 0o700)
+            finally:
+                os.close(d)
+    finally:
+        os.close(parent)
+
+
+def _open_dir(path, dir_fd: int | None = None) -> int:
+    """A descriptor of `path` (relative to `dir_fd` if given: its last part), never through a symlink."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(path.name if dir_fd is not None else path, flags, dir_fd=dir_fd)
+    except OSError as e:
+        if os.path.islink(path):
+            raise ClusterError(
+                f"{path} is a symbolic link (to {os.readlink(path)}), not a directory: hunthub will not hand it "
+                f"to the Spark daemons' account. Code run by that account (any analyst's Spark task) may have "
+                f"planted it. Check what it points to, remove it, then start again."
+            ) from None
+        raise ClusterError(f"{path} cannot be used as a Spark directory: {e.strerror}") from None
 
 
 def master_service(s: HuntHub, owner: pwd.struct_passwd | None) -> Service:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -150,12 +151,38 @@ def _preexec(uid: int | None, gid: int | None, groups: list[int] | None) -> Call
     return run
 
 
+# What every service inherits from the environment of `hunthub up` (root's, usually): what a program needs to
+# run at all. Nothing else passes unless a service names it (Service.inherit): root's environment may hold the
+# hub's secrets (HUNTHUB_OAUTH_CLIENT_SECRET, JUPYTERHUB_CRYPT_KEY, a HUNTHUB_DB_URL with a password) or any of
+# the admin's own, and the Spark worker hands its environment to every executor, where any analyst's code reads it.
+BASE_ENV = ("PATH", "LANG", "LANGUAGE", "LC_*", "TZ", "TMPDIR", "TERM")
+
+
+def inherited_env(names: tuple[str, ...], environ=os.environ) -> dict[str, str]:
+    """The variables of `environ` named in `names`; a name ending in '*' is a prefix."""
+    prefixes = tuple(n[:-1] for n in names if n.endswith("*"))
+    exact = {n for n in names if not n.endswith("*")}
+    return {k: v for k, v in environ.items() if k in exact or (prefixes and k.startswith(prefixes))}
+
+
+def _account_env(uid: int | None) -> dict[str, str]:
+    """HOME and USER of the account a service runs as (ours, when it runs as us)."""
+    if uid is None:
+        return inherited_env(("HOME", "USER", "LOGNAME"))
+    try:
+        account = pwd.getpwuid(uid)
+    except KeyError:
+        return {"HOME": "/nonexistent"}
+    return {"HOME": account.pw_dir, "USER": account.pw_name, "LOGNAME": account.pw_name}
+
+
 @dataclass
 class Service:
     name: str
     argv: list[str]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    inherit: tuple[str, ...] = ()  # variables passed on from our own environment besides BASE_ENV
     cwd: Path | None = None
     uid: int | None = None
     gid: int | None = None
@@ -210,7 +237,7 @@ class Supervisor:
     def start(self, service: Service) -> Service:
         service.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = open(service.log_path, "ab")  # noqa: SIM115 - handed to the child
-        env = {**os.environ, **service.env}
+        env = {**inherited_env(BASE_ENV + service.inherit), **_account_env(service.uid), **service.env}
         service.proc = subprocess.Popen(
             service.argv,
             stdin=subprocess.DEVNULL,

@@ -131,6 +131,16 @@ def ensure_demo_data(s: HuntHub) -> None:
         say("      already there (tables " + ", ".join(demo.TABLES) + ")")
 
 
+# The hub is given what it is configured by (hunthub's and JupyterHub's own variables, which include its
+# secrets), how it reaches Docker, a proxy and an identity provider's TLS; JupyterHub passes only its env_keep
+# (PATH, LANG, ...) on to the analysts' servers.
+HUB_ENV = (
+    "HUNTHUB_*", "JUPYTERHUB_*", "CONFIGPROXY_*", "DOCKER_*", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy",
+    "no_proxy", "JAVA_HOME", "VIRTUAL_ENV", "PYTHONPATH", "XDG_CACHE_HOME",
+)  # fmt: skip
+
+
 def hub_service(s: HuntHub) -> Service:
     env = {
         "HUNTHUB_STATE_DIR": s.state_dir,
@@ -147,6 +157,7 @@ def hub_service(s: HuntHub) -> Service:
         name="jupyterhub",
         argv=[paths.venv_bin("jupyterhub"), "-f", str(paths.jupyterhub_config())],
         env=env,
+        inherit=HUB_ENV,
         log_path=s.log_dir / "jupyterhub.log",
         cwd=s.hub_dir,
     )

@@ -110,6 +110,11 @@ def pin_driver_environment(env=os.environ) -> None:
     from hunthub import paths
 
     identity.pin_jvm_environment(analyst(env), str(paths.spark_home()))
+    # Spark binds the driver's UI to SPARK_LOCAL_IP, else to every interface; the UI shows the environment and
+    # SQL text and can kill jobs, and the analyst reaches it through their own server (jupyter-server-proxy, in
+    # the same host or container), so loopback is enough. The driver's RPC and block manager keep their own
+    # spark.driver.bindAddress, which executors on other hosts or containers need.
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
 
 
 def _alive_workers(webui: str) -> int | None:
@@ -257,25 +262,41 @@ def release_unreferenced(spark) -> threading.Thread | None:
     return thread
 
 
-def warm_up(spark, tables: list[str], keep_going=lambda: True, executors: bool = True) -> None:
-    """Run the code paths an analyst's first query takes (executor launch, Python worker, Catalyst, Parquet
-    reader), so that query does not pay for them. Stops as soon as `keep_going()` is false: warming up beside
-    the analyst's own first query would only compete with it for the same executor core. Failures are
-    ignored: real problems show in real cells.
+def warm_up(spark, tables: list[str], keep_going=lambda: True, executors: bool = True, before_executor=None) -> None:
+    """Run the code paths an analyst's first query takes (executor launch, Catalyst, Parquet reader, Python
+    worker), so that query does not pay for them. Failures are ignored: real problems show in real cells.
+
+    With `executors`, the first step launches one executor with a one-task JVM job, and runs even once the analyst
+    has started using Spark: with dynamic allocation no executor is kept, so the first query needs a fresh one
+    anyway, and asking now saves the scheduler's backlog timeout and overlaps the executor's start with the rest of
+    the session's start and with the analyst's own cell. `before_executor()` runs first (a kernel waits there
+    for a spare core, hunthub.spare_cpu, unless a cell needs Spark). The steps after it stop as soon as
+    `keep_going()` is false: beside the analyst's own first query they would only compete for the same core.
 
     `executors=False` only plans the queries (parser, analyzer, optimizer, planner: the driver's share) and
-    runs no job: with dynamic allocation an executor launched now is gone after the idle timeout, so a driver
-    waiting for a kernel (a warm driver) would pay an executor JVM start, and hold cores, for nothing."""
-    if not executors:
+    runs no job: an executor launched now is gone after the idle timeout, so a driver waiting for a kernel (a
+    warm driver) would pay an executor JVM start, and hold cores, for nothing."""
+    if executors:
+        if before_executor is not None:
+            before_executor()
+        sc = spark.sparkContext
+        sc.setJobDescription("hunthub: starting an executor for your first query")
+        try:
+            spark.range(0, 1, 1, 1).count()
+        except Exception:  # noqa: BLE001
+            return
+        finally:
+            sc.setJobDescription(None)
+        steps = []
+        if tables:
+            steps.append(lambda: spark.table(tables[0]).limit(1).collect())
+        steps.append(lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect())
+        steps.append(lambda: spark.sparkContext.parallelize([0], 1).map(lambda x: x).count())
+    else:
         steps = [lambda: spark.table(tables[0]).limit(1)._jdf.queryExecution().executedPlan()] if tables else []
         steps.append(
             lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count()._jdf.queryExecution().executedPlan()
         )
-    else:
-        steps = [lambda: spark.sparkContext.parallelize([0], 1).map(lambda x: x).count()]
-        if tables:
-            steps.append(lambda: spark.table(tables[0]).limit(1).collect())
-        steps.append(lambda: spark.range(100).selectExpr("id % 3 as k").groupBy("k").count().collect())
     for step in steps:
         if not keep_going():
             return

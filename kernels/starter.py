@@ -46,8 +46,13 @@ class SessionStarter(threading.Thread):
             self.ready.set()
         if self.spark is not None:  # the server watches its jobs, so a long one keeps the server from being culled
             spark_activity.announce(self.spark, self.info.ui_port)
-        if self.spark is not None and not adopted:
-            session.warm_up(self.spark, self.info.tables, keep_going=lambda: not self.in_use.is_set())
+        if self.spark is not None:  # also an adopted warm driver: it kept no executor while it waited
+            session.warm_up(
+                self.spark,
+                self.info.tables,
+                keep_going=lambda: not self.in_use.is_set(),
+                before_executor=lambda: spare_cpu.wait(self.in_use.is_set),
+            )
 
     def _waiting_for_slot(self, slots: int, waited: float) -> None:
         self.slot_wait = jvm_slots.waiting_message(slots, waited)

@@ -36,6 +36,8 @@ def ingest_properties(env: dict[str, str]) -> dict[str, str]:
             "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
             "spark.sql.shuffle.partitions": props.get("spark.sql.shuffle.partitions", "4"),
             "spark.ui.showConsoleProgress": "false",
+            # root's ingest: no local account may stop its jobs from the UI
+            "spark.ui.killEnabled": "false",
         }
     )
     if props.get("spark.dynamicAllocation.enabled") == "true":
@@ -76,6 +78,7 @@ def start(s: HuntHub, master: str | None = None):
     # PySpark takes the executors' Python from this variable, not from spark.pyspark.python: they must run this
     # environment's Python, which can import hunthub's parsers
     os.environ["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the driver's UI (Spark binds it here), like a kernel's
     builder = SparkSession.builder
     props = ingest_properties(env)
     if executor_writers(s, master):

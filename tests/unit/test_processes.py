@@ -185,3 +185,35 @@ def test_stop_all_leaves_no_process_behind(run_dir, tmp_path):
         for p, s in sleeps.items():
             if not gone(p, s):
                 os.kill(p, signal.SIGKILL)
+
+
+SHOW_ENV = """
+import json, os, sys, time
+from pathlib import Path
+from hunthub.processes import Service, Supervisor
+run_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+sup = Supervisor(run_dir)
+probe = "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))"
+given = {"SPARK_LOCAL_IP": "127.0.0.1"}
+service = sup.start(Service("svc", [sys.executable, "-c", probe, str(out)], run_dir / "svc.log", env=given,
+                            inherit=("ADMIN_TOOL_*",)))
+service.proc.wait(30)
+sup.stop_all(timeout=5)
+"""
+
+
+def test_a_service_gets_what_it_is_given_and_runs_with_not_our_secrets(tmp_path):
+    out = tmp_path / "env.json"
+    env = {**os.environ, "HUNTHUB_OAUTH_CLIENT_SECRET": "s3cret", "ADMIN_TOOL_HOME": "/opt/tool", "LC_TIME": "C"}
+    subprocess.run([sys.executable, "-c", SHOW_ENV, tmp_path / "run", out], env=env, check=True, timeout=60)
+    seen = json.loads(out.read_text())
+    assert "HUNTHUB_OAUTH_CLIENT_SECRET" not in seen
+    assert seen["SPARK_LOCAL_IP"] == "127.0.0.1"  # given by the service
+    assert seen["ADMIN_TOOL_HOME"] == "/opt/tool"  # named by the service
+    assert seen["PATH"] == os.environ["PATH"] and seen["LC_TIME"] == "C"  # what any program needs
+
+
+def test_inherited_env_takes_names_and_prefixes():
+    environ = {"PATH": "/bin", "LC_ALL": "C", "LCX": "no", "HUNTHUB_X": "1", "SECRET": "s"}
+    assert processes.inherited_env(("PATH", "LC_*"), environ) == {"PATH": "/bin", "LC_ALL": "C"}
+    assert processes.inherited_env((), environ) == {}

@@ -1,0 +1,165 @@
+"""Walls between analysts, and between analysts and root, on the Spark side (issue 13), on a real
+`hunthub up --demo` started as root with secrets in its environment, as an admin who exports them would.
+
+What an analyst's code can reach: no process an analyst's code runs in (their server, kernel and driver, the
+Spark daemons, every executor and its Python workers) holds a hub secret; and nothing the analysts or the
+daemons run listens beyond loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.hub_client import HubUser
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="analysts' and daemons' own OS accounts need root"),
+]
+
+# what an admin might have in root's environment when running `hunthub up`: the hub's own secrets, and one of theirs
+SECRETS = {
+    "JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32),
+    "HUNTHUB_OAUTH_CLIENT_SECRET": f"oauth-secret-{secrets.token_hex(8)}",
+    "AWS_SECRET_ACCESS_KEY": f"admin-own-{secrets.token_hex(8)}",
+}
+
+
+@pytest.fixture(scope="module")
+def hub():
+    state = fresh_state_dir()
+    stack = Stack(stack_env(state, HUNTHUB_DEMO_DATA_EVENTS="5000", **SECRETS), ["--demo"])
+    try:
+        stack.wait_up()
+        yield stack
+    except Exception:
+        print(stack.dump_logs())
+        raise
+    finally:
+        stack.stop()
+        remove_analyst_accounts(state)
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def analyst(hub):
+    """An analyst whose PySpark kernel ran a job: driver, executors and Python workers are all up."""
+    user = HubUser(hub.url, "wallie")
+    user.start_server()
+    r = user.server("POST", "/kernels", json={"name": "hunthub-pyspark"})
+    assert r.status_code == 201, r.text
+    out = asyncio.run(
+        user._execute(
+            r.json()["id"],
+            "import os, json\n"
+            "envs = sc.parallelize(range(2), 2).map(lambda _: json.dumps(dict(os.environ))).collect()\n"
+            "print(json.dumps({'uid': os.getuid(), 'kernel': dict(os.environ), 'ui': spark.sparkContext.uiWebUrl,"
+            " 'workers': [json.loads(e) for e in envs]}))",
+            300,
+        )
+    )
+    assert out["status"] == "ok", out
+    # the kernel stays, so its driver and (for the executor idle timeout) its executors are there to look at
+    yield user, json.loads(out["text"].strip().splitlines()[-1])
+    user.stop_server()
+
+
+def leaks(env: dict[str, str]) -> list[str]:
+    return [name for name, value in SECRETS.items() if any(value in v for v in env.values())]
+
+
+def proc_environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+
+
+def proc_uid(pid: int) -> int:
+    return Path(f"/proc/{pid}").stat().st_uid
+
+
+def cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def test_no_secret_reaches_an_analysts_code_the_daemons_or_the_executors(hub, analyst):
+    _, seen = analyst
+    # what the analyst's own code reads: the kernel's environment and that of the Python workers on the executors
+    assert leaks(seen["kernel"]) == []
+    assert seen["workers"] and all(leaks(w) == [] for w in seen["workers"])
+
+    # and every process of the machine, read as root: only the hub (which needs them), the proxy it starts, and
+    # `hunthub up` and this test (which were given them) may hold them
+    hub_pid = json.loads((hub.state_dir / "run" / "jupyterhub.pid").read_text())["pid"]
+    allowed = {os.getpid(), hub.proc.pid, hub_pid}
+    spark_uid = pwd.getpwnam("hunthub-spark").pw_uid
+    holders, looked_at = [], {"analyst": 0, "daemons": 0, "executors": 0}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        pid = int(proc.name)
+        try:
+            env, uid, line = proc_environ(pid), proc_uid(pid), cmdline(pid)
+        except OSError:
+            continue  # gone meanwhile
+        if uid == seen["uid"]:
+            looked_at["analyst"] += 1
+        if uid == spark_uid:
+            looked_at["executors" if "CoarseGrainedExecutorBackend" in line else "daemons"] += 1
+        if leaks(env) and pid not in allowed:
+            holders.append(f"{pid} (uid {uid}): {line[:300]}")
+    assert looked_at["analyst"] >= 2 and looked_at["daemons"] >= 2 and looked_at["executors"] >= 1, looked_at
+    # the proxy is the hub's own child, as root, and holds the hub's environment (JupyterHub starts it so)
+    holders = [h for h in holders if "configurable-http-proxy" not in h or "(uid 0)" not in h]
+    assert holders == [], "processes holding a hub secret:\n" + "\n".join(holders)
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000", "0000000000000000FFFF00000100007F"}
+
+
+def listeners(uids: set[int]) -> list[tuple[int, str, int]]:
+    """(uid, address in /proc/net's hex, port) of every listening TCP socket of these accounts."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, port = fields[1].split(":")
+            if fields[3] == "0A" and int(fields[7]) in uids:  # 0A: LISTEN
+                found.append((int(fields[7]), address, int(port, 16)))
+    return found
+
+
+def non_loopback_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent, the kernel only picks the outgoing address
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
+def test_nothing_an_analyst_or_the_daemons_run_listens_beyond_loopback(hub, analyst):
+    _, seen = analyst
+    uids = {seen["uid"], pwd.getpwnam("hunthub-spark").pw_uid}
+    found = listeners(uids)
+    ui_port = int(seen["ui"].rsplit(":", 1)[1].split("/")[0])
+    assert ui_port in {port for _, _, port in found}, "the driver's UI is not among the analyst's listeners"
+    wide = [f"uid {uid} port {port} on {address}" for uid, address, port in found if address not in LOOPBACK]
+    assert wide == [], "listening beyond loopback:\n" + "\n".join(wide)
+
+    # and, as a browser on the network would try it: the driver's UI does not answer on the host's address
+    address = non_loopback_address()
+    if address is not None:
+        with pytest.raises(ConnectionRefusedError), socket.create_connection((address, ui_port), timeout=5):
+            pass
+    with socket.create_connection(("127.0.0.1", ui_port), timeout=5):
+        pass
