@@ -3,7 +3,9 @@
 What hunthub adds on top of nativeauthenticator 1.3.0:
 - the first admin exists from the start, with the random password `hunthub up` wrote to a 0600 file, so no
   one can claim the admin name by signing up before the real admin does;
-- sign-up says exactly what is wrong with a refused user name (the upstream page only hints);
+- sign-up says exactly what is wrong with a refused user name (the upstream page only hints), and the cluster's
+  service accounts (HuntHub.reserved_usernames) and dot-only names are refused at sign-up, login and when an admin
+  adds users, whatever the site's pattern (hunthub.hub.usernames.UsernameRules);
 - approving, revoking and discarding take a POST with the XSRF token (upstream: a plain GET), with hunthub's own
   authorization page (hub/templates).
 """
@@ -24,7 +26,7 @@ from nativeauthenticator.orm import UserInfo
 from tornado import web
 from traitlets import Unicode
 
-from hunthub.hub.usernames import username_problem
+from hunthub.hub.usernames import UsernameRules
 
 
 class HuntHubSignUpHandler(SignUpHandler):
@@ -78,7 +80,7 @@ REPLACED_HANDLERS = {
 }
 
 
-class HuntHubNativeAuthenticator(NativeAuthenticator):
+class HuntHubNativeAuthenticator(UsernameRules, NativeAuthenticator):
     bootstrap_admin = Unicode(config=True, help="The admin account created at hub start (see below).")
     bootstrap_admin_password_file = Unicode(
         config=True,
@@ -101,12 +103,6 @@ class HuntHubNativeAuthenticator(NativeAuthenticator):
         self.db.add(info)
         self.db.commit()
         self.log.info("Created the admin account %s (initial password in %s)", admin, path)
-
-    def username_problem(self, username: str) -> str | None:
-        return username_problem(username, self.username_pattern or r".+")
-
-    def validate_username(self, username):
-        return self.username_problem(username) is None and super().validate_username(username)
 
     def get_handlers(self, app):
         return [(url, REPLACED_HANDLERS.get(h, h)) for url, h in super().get_handlers(app)]

@@ -15,6 +15,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from hunthub import catalog, cluster, driver_jvm, paths
+from hunthub.hub.usernames import username_problem
 from hunthub.kernels import core_yield
 from hunthub.settings import HuntHub, load
 
@@ -52,8 +53,35 @@ class HubConfigError(ValueError):
     """hunthub's settings cannot make a working hub; the message says which setting and what to do."""
 
 
-def apply_authenticator(c: Config, s: HuntHub) -> None:
+def username_setting_problems(s: HuntHub) -> list[str]:
+    """Names in the settings that the hub would refuse as user names (the first admin, the OAuth admin and allowed
+    users): caught here with the setting's name, rather than as a bare "username is not valid" at hub start."""
+    named = {"oauth_admin_users": s.oauth_admin_users, "oauth_allowed_users": s.oauth_allowed_users}
+    if s.demo or s.auth == "native":
+        named = {"admin_user": [s.admin_user]}
+    problems = []
+    for setting, names in named.items():
+        for name in names:
+            problem = username_problem(name, s.username_pattern, s.reserved_usernames)
+            if problem:
+                problems.append(f"HuntHub.{setting} names {name!r}, which cannot be a user name: {problem}")
+    return problems
+
+
+def apply_username_rules(c: Config, s: HuntHub) -> None:
+    """The same rule for names in every login mode (see hunthub.hub.usernames). The reserved names are also
+    JupyterHub's blocked users: that covers the demo's dummy login, and at hub start strips any account that
+    already has such a name (made before the name was reserved) of its roles and stops its server."""
+    problems = username_setting_problems(s)
+    if problems:
+        raise HubConfigError("; ".join(problems))
     c.Authenticator.username_pattern = s.username_pattern
+    c.UsernameRules.reserved_usernames = list(s.reserved_usernames)
+    c.Authenticator.blocked_users = set(s.reserved_usernames)
+
+
+def apply_authenticator(c: Config, s: HuntHub) -> None:
+    apply_username_rules(c, s)
     if s.demo:
         # Explicit opt-in only (`hunthub up --demo`): any name/password pair logs in.
         c.Authenticator.admin_users = {s.admin_user}
@@ -149,7 +177,28 @@ def oauth_problems(s: HuntHub) -> list[str]:
         oauth_client_secret(s)
     except HubConfigError as e:
         problems.append(str(e))
-    return problems
+    return problems + username_setting_problems(s)
+
+
+def oauth_subjects_file(s: HuntHub) -> Path:
+    """Which provider account owns which hub name (hunthub.hub.oauth.SubjectBindings), in the hub's private dir."""
+    return s.hub_dir / "oauth-subjects.json"
+
+
+def apply_oauth_admins(c: Config, s: HuntHub) -> None:
+    """In OAuth mode admin is exactly what oauth_admin_users and oauth_admin_groups grant.
+
+    At each login and token refresh the authenticator decides admin afresh (hunthub.hub.oauth._ProviderAccounts).
+    At hub start, declaring the admin role's users makes JupyterHub set its membership to exactly those and clear
+    the admin flag of everyone else, so a flag left by native login (its bootstrap admin) or by an earlier
+    configuration gives nothing, not even through old API tokens, before its owner logs in again. Members of the
+    admin groups get it back at their next login or token refresh (the first request after a restart refreshes).
+    JupyterHub logs a warning that admin_users and the admin role are both set: expected, it merges them."""
+    roles = c.JupyterHub.load_roles if isinstance(c.JupyterHub.get("load_roles"), list) else []
+    c.JupyterHub.load_roles = [
+        *(x for x in roles if x.get("name") != "admin"),
+        {"name": "admin", "users": sorted(s.oauth_admin_users)},
+    ]
 
 
 def apply_oauth(c: Config, s: HuntHub) -> None:
@@ -169,6 +218,10 @@ def apply_oauth(c: Config, s: HuntHub) -> None:
     c.OAuthenticator.validate_server_cert = s.oauth_verify_tls
     if s.oauth_login_service:
         c.OAuthenticator.login_service = s.oauth_login_service
+    apply_oauth_admins(c, s)
+    # each hub name belongs to the provider account (issuer + sub) that first logged in with it
+    for cls in ("HuntHubOIDCAuthenticator", "HuntHubGitHubAuthenticator", "HuntHubGoogleAuthenticator"):
+        c[cls].subject_file = str(oauth_subjects_file(s))
     # tokens are kept (for refresh and provider logout) only encrypted
     c.OAuthenticator.enable_auth_state = True
     c.CryptKeeper.keys = crypt_keys(s)
@@ -373,6 +426,8 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
         return
     c.JupyterHub.spawner_class = "hunthub-local"
     c.HuntHubLocalSpawner.home_root = str(s.homes_dir)
+    c.HuntHubLocalSpawner.system_user_prefix = s.account_prefix
+    c.HuntHubLocalSpawner.accounts_ledger = str(s.hub_dir / "accounts.json")
     c.HuntHubLocalSpawner.notebooks_source = str(paths.notebooks_dir())
     warehouse = catalog.local_path(s.warehouse)
     if warehouse is not None:
@@ -400,6 +455,8 @@ def livy_gateway_service(s: HuntHub) -> dict:
         f"--livy-url={s.livy_url}", f"--port={s.livy_gateway_port}", "--ip=127.0.0.1",
         f"--timeout={s.livy_timeout}", f"--session-idle-timeout={s.livy_session_idle_timeout}",
     ]  # fmt: skip
+    # the gateway refuses these names too: accounts made before a name was reserved, and the demo's dummy login
+    argv += [f"--reserved-username={name}" for name in s.reserved_usernames] or ["--no-reserved-usernames"]
     if s.livy_credentials_file:
         argv.append(f"--credentials-file={s.livy_credentials_file}")
     if s.livy_ca_file:

@@ -8,6 +8,9 @@ JupyterHub-managed service decides it instead:
   (GET /hub/api/user with that token, which any token may ask, so the service needs no role of its own);
 - POST /sessions runs the session as that hub user: `proxyUser` is overwritten with the user's name, whatever
   the notebook asked for, and Spark settings that choose a Kerberos identity are refused;
+- a hub user whose name is a cluster service account (`hdfs`, `livy`... HuntHub.reserved_usernames) is refused
+  outright: the hub refuses such names too, but an account made before a name was reserved (or in demo mode)
+  must not become, or reach the sessions of, that service account on the cluster;
 - a user sees, uses and deletes only sessions whose Livy `proxyUser` is theirs;
 - it alone holds Livy's credentials (basic auth from a 0600 file) and TLS settings;
 - a session whose kernel stopped polling it (a kernel killed without cleaning up: sparkmagic#430) is deleted
@@ -33,8 +36,11 @@ import time
 from tornado import httpclient, ioloop, web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
-from traitlets import Bool, Dict, Float, Integer, Unicode, default, validate
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default, validate
 from traitlets.config import Application
+
+from hunthub.hub.usernames import is_reserved
+from hunthub.settings import DEFAULT_RESERVED_USERNAMES
 
 # Spark settings that would pick the cluster identity a session runs as, beside Livy's own proxyUser
 IDENTITY_CONF = re.compile(r"^spark\.(yarn|kerberos)\.(principal|keytab)$")
@@ -73,6 +79,11 @@ class LivyHandler(web.RequestHandler):
         user = await self.gateway.identify(token.strip())
         if user is None:
             raise GatewayError(403, "This JupyterHub API token is not valid (expired or revoked), or is not a user's.")
+        if is_reserved(user, self.gateway.reserved_usernames):
+            self.gateway.log.warning("Refused Livy for the hub user %s: the name of a cluster service account", user)
+            raise GatewayError(403, f"{user!r} is the name of a cluster service account: no Livy session runs as it "
+                               "or is reached as it from the hub. Ask your hunthub admin for an account with "
+                               "another name.")  # fmt: skip
         return user
 
     def _path(self) -> str:
@@ -195,6 +206,13 @@ class LivyGateway(Application):
     session_idle_timeout = Integer(
         600, help="Seconds without a request for a session after which it is deleted on Livy (0: never)."
     ).tag(config=True)
+    reserved_usernames = List(
+        Unicode(),
+        default_value=list(DEFAULT_RESERVED_USERNAMES),
+        help="""Cluster service accounts no request may act as (compared without regard to case): a hub user of
+        such a name is refused, since the session's proxyUser is the hub user's name. The hub passes
+        HuntHub.reserved_usernames (`--reserved-username=NAME`, repeated; `--no-reserved-usernames` for none).""",
+    ).tag(config=True)
 
     aliases = Dict(
         {
@@ -205,10 +223,16 @@ class LivyGateway(Application):
             "ip": "LivyGateway.ip",
             "port": "LivyGateway.port",
             "session-idle-timeout": "LivyGateway.session_idle_timeout",
+            "reserved-username": "LivyGateway.reserved_usernames",
             "log-level": "Application.log_level",
         }
     )
-    flags = Dict({"no-verify": ({"LivyGateway": {"verify": False}}, "Do not verify Livy's TLS certificate.")})
+    flags = Dict(
+        {
+            "no-verify": ({"LivyGateway": {"verify": False}}, "Do not verify Livy's TLS certificate."),
+            "no-reserved-usernames": ({"LivyGateway": {"reserved_usernames": []}}, "Refuse no user name."),
+        }
+    )
 
     def initialize(self, argv=None):
         super().initialize(argv)

@@ -8,15 +8,24 @@ Connect in full, where the generic class leaves it to configuration:
 - an authorization response that names another issuer (RFC 9207 `iss`) is refused: that is the mix-up attack;
 - logout also ends the provider session through its end_session_endpoint.
 
-`HuntHubGitHubAuthenticator` and `HuntHubGoogleAuthenticator` are the presets. All three share `_ClearRefusals`:
-a refused login (a user name hunthub cannot use, a user outside the allowed groups, a sign-in code the provider
-will not exchange) gets a page saying exactly that, where upstream shows a generic 403 or a 500.
+`HuntHubGitHubAuthenticator` and `HuntHubGoogleAuthenticator` are the presets. All three share:
+- `_ClearRefusals`: a refused login (a user name hunthub cannot use, among them the cluster's service accounts, a
+  user outside the allowed groups, a sign-in code the provider will not exchange) gets a page saying exactly that,
+  where upstream shows a generic 403 or a 500;
+- `_ProviderAccounts`: a hub name belongs to one account of the provider, the one whose stable id (`sub`) first
+  logged in with it; another account that the provider gives the same name is refused (`SubjectBindings`). And
+  admin is exactly what the OAuth settings grant, decided again at every login and token refresh: a flag left in
+  the database by native login (or by an earlier configuration) is not inherited.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlencode
 
 import jwt
@@ -27,14 +36,15 @@ from oauthenticator.oauth2 import OAuthCallbackHandler, OAuthLoginHandler, OAuth
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Integer, Unicode
+from traitlets.config import Configurable
 
-from hunthub.hub.usernames import username_problem
+from hunthub.hub.usernames import UsernameRules
 
 # how long a discovery document or key set is trusted before it is fetched again (providers rotate keys)
 DISCOVERY_TTL = 3600
 
 
-class _ClearRefusals:
+class _ClearRefusals(UsernameRules):
     """Mixed into an OAuthenticator: every refusal says why, and who to ask."""
 
     username_source = "user name"
@@ -42,7 +52,7 @@ class _ClearRefusals:
     async def update_auth_model(self, auth_model):
         auth_model = await super().update_auth_model(auth_model)
         name = auth_model["name"]
-        problem = username_problem(name, self.username_pattern or r".+")
+        problem = self.username_problem(name)
         if problem:
             raise web.HTTPError(
                 403,
@@ -75,6 +85,180 @@ class _ClearRefusals:
                     "and only for minutes: sign in again from the hub's login page.",
                 ) from e
             raise
+
+
+class SubjectRecordError(ValueError):
+    """The record of provider accounts cannot be read or is not one."""
+
+
+class SubjectBindings:
+    """Which account of the identity provider owns each hub name, kept in a small JSON file:
+    ``{"version": 1, "users": {"alice": {"iss": "https://idp.example", "sub": "248289761001", "since": "..."}}}``.
+
+    A provider's user names can be renamed and reused (an account deleted, another created with its name); its
+    subject id `sub` (GitHub: the numeric user id) never is, within one issuer. Binding the hub name to (issuer,
+    sub) at its first login keeps a later, different account of the same name out of the first one's home, notebooks
+    and cluster identity.
+
+    Why a file and not the user's auth_state: auth_state is optional and encrypted with a key an admin may rotate
+    or lose, and it is rewritten at every login; this record must outlive all of that. The file lives in the hub's
+    private dir (0700), is written 0600 by the hub's account, and replaced atomically (a crash leaves the old or the
+    new file, never half of one). It is read at every check, so an admin's edit takes effect without a restart.
+    Reads and writes are synchronous on purpose: no other coroutine can run between the check and the write.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def owner(self, name: str) -> dict | None:
+        """The provider account bound to `name` ({"iss", "sub", "since"}), or None."""
+        return self._load().get(name)
+
+    def conflicts(self, name: str, iss: str, sub: str) -> dict | None:
+        """The binding of `name` when it is to another account than (iss, sub); None when free or theirs."""
+        bound = self.owner(name)
+        if bound is None or (bound.get("iss"), bound.get("sub")) == (iss, sub):
+            return None
+        return bound
+
+    def bind(self, name: str, iss: str, sub: str) -> dict | None:
+        """Bind `name` to (iss, sub) unless it is bound to another account, whose binding is then returned."""
+        users = self._load()
+        bound = users.get(name)
+        if bound is not None:
+            return None if (bound.get("iss"), bound.get("sub")) == (iss, sub) else bound
+        users[name] = {"iss": iss, "sub": sub, "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        self._save(users)
+        return None
+
+    def forget(self, name: str) -> bool:
+        """Drop the binding of `name` (its hub account was deleted); whether there was one."""
+        users = self._load()
+        if users.pop(name, None) is None:
+            return False
+        self._save(users)
+        return True
+
+    def _load(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise SubjectRecordError(f"cannot read {self.path}: {e}") from e
+        users = data.get("users") if isinstance(data, dict) else None
+        if not isinstance(users, dict):
+            raise SubjectRecordError(f"{self.path} is not a record of provider accounts (no 'users' object)")
+        return users
+
+    def _save(self, users: dict[str, dict]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")  # created 0600
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump({"version": 1, "users": users}, f, indent=1, sort_keys=True)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the rename itself survives a power cut
+        finally:
+            os.close(dir_fd)
+
+
+class _ProviderAccounts(Configurable):
+    """Mixed into an OAuthenticator (before `_ClearRefusals`): one provider account per hub name, and admin only
+    by the OAuth settings."""
+
+    # the field of the provider's user info that identifies an account for good
+    subject_key = "sub"
+
+    subject_file = Unicode(
+        config=True,
+        help="""JSON file recording which provider account (issuer and `sub`) owns each hub name (see
+        SubjectBindings). Empty: names are not bound to accounts (tests only).""",
+    )
+
+    @property
+    def subject_issuer(self) -> str:
+        """Whose `sub` values these are: subject ids are unique only within one issuer."""
+        raise NotImplementedError
+
+    def _subject(self, auth_model) -> str:
+        info = (auth_model.get("auth_state") or {}).get(self.user_auth_state_key) or {}
+        sub = info.get(self.subject_key)
+        if sub is None or str(sub) == "":
+            raise web.HTTPError(
+                403,
+                f"The identity provider did not say which of its accounts signed in (no {self.subject_key!r} in its "
+                "user info), so hunthub cannot keep your account apart from others of the same name. Tell your "
+                "hunthub admin.",
+            )
+        return str(sub)
+
+    def _record(self, action: str, name: str, *args):
+        """`SubjectBindings(subject_file).<action>(name, *args)`, failing closed: without the record no login can be
+        told apart from a takeover, so an unreadable one refuses logins (and says so in the log, with the path)."""
+        try:
+            return getattr(SubjectBindings(self.subject_file), action)(name, *args)
+        except (SubjectRecordError, OSError) as e:
+            self.log.error("Refused login as %s: the record of provider accounts fails: %s", name, e)
+            raise web.HTTPError(
+                503,
+                "hunthub cannot read its record of which provider account owns which user name, so it cannot let "
+                "anyone in. Tell your hunthub admin (the hub's log says what is wrong).",
+            ) from e
+
+    def _check_owner(self, auth_model, record: bool) -> None:
+        """Refuse this login when its name is bound to another provider account; with `record`, bind a free name."""
+        name, sub = auth_model["name"], self._subject(auth_model)
+        bound = self._record("bind" if record else "conflicts", name, self.subject_issuer, sub)
+        if bound is None:
+            return
+        self.log.warning(
+            "Refused login as %s: the name is bound to %s sub %s (since %s), this login is sub %s of %s. If the "
+            "provider account really changed, delete the hub user %s (admin page) or its entry in %s.",
+            name, bound.get("iss"), bound.get("sub"), bound.get("since"), sub, self.subject_issuer, name,
+            self.subject_file,
+        )  # fmt: skip
+        raise web.HTTPError(
+            403,
+            f"The name {name!r} already belongs to another account of the identity provider, so this account cannot "
+            "use it: two people never share one hub account. Ask your hunthub admin.",
+        )
+
+    async def update_auth_model(self, auth_model):
+        """After the name checks: refuse an account other than the one the name is bound to, and settle admin.
+
+        Called at every login and every token refresh. Upstream leaves `admin` None (keep the database's flag)
+        unless admin groups are configured; here it is always True or False, from `admin_users` now and from
+        `admin_groups` right after (oauthenticator applies those to a False), so an admin flag set under native
+        login or an older configuration never carries over."""
+        auth_model = await super().update_auth_model(auth_model)
+        auth_model["admin"] = bool(auth_model.get("admin"))
+        if self.subject_file:
+            self._check_owner(auth_model, record=False)
+        return auth_model
+
+    async def run_post_auth_hook(self, handler, auth_model):
+        """Bind the name to this account only now that the login is allowed: a refused account (outside the
+        allowed groups) must not claim a name before its rightful owner first logs in. A name without a binding
+        (made before hunthub bound names, or under native login) is bound at its first login through the provider."""
+        auth_model = await super().run_post_auth_hook(handler, auth_model)
+        if self.subject_file:
+            self._check_owner(auth_model, record=True)
+        return auth_model
+
+    def delete_user(self, user):
+        """An admin deleting the hub user frees the name for another provider account."""
+        super().delete_user(user)
+        if self.subject_file and self._record("forget", user.name):
+            self.log.info("%s is deleted: its name is no longer bound to a provider account", user.name)
 
 
 def _oauth_error(e: HTTPClientError) -> str:
@@ -126,7 +310,7 @@ class ProviderLogoutHandler(OAuthLogoutHandler):
         return await super().render_logout_page()
 
 
-class HuntHubOIDCAuthenticator(_ClearRefusals, GenericOAuthenticator):
+class HuntHubOIDCAuthenticator(_ProviderAccounts, _ClearRefusals, GenericOAuthenticator):
     """Any OpenID Connect provider, found from its issuer URL."""
 
     login_handler = OIDCLoginHandler
@@ -159,6 +343,10 @@ class HuntHubOIDCAuthenticator(_ClearRefusals, GenericOAuthenticator):
     @property
     def username_source(self):
         return f"the '{self.username_claim}' claim"
+
+    @property
+    def subject_issuer(self) -> str:
+        return self.oidc_issuer.rstrip("/")
 
     async def _get_json(self, url: str, what: str) -> dict:
         try:
@@ -255,16 +443,26 @@ class HuntHubOIDCAuthenticator(_ClearRefusals, GenericOAuthenticator):
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
 
-class HuntHubGitHubAuthenticator(_ClearRefusals, GitHubOAuthenticator):
+class HuntHubGitHubAuthenticator(_ProviderAccounts, _ClearRefusals, GitHubOAuthenticator):
     """GitHub: organisations and `org:team`s decide who may log in; teams become hub groups."""
 
     username_source = "the GitHub login"
+    # logins can be renamed and, once free, taken by someone else; the numeric id stays with the account
+    subject_key = "id"
+
+    @property
+    def subject_issuer(self) -> str:
+        return self.github_url
 
 
-class HuntHubGoogleAuthenticator(_ClearRefusals, GoogleOAuthenticator):
+class HuntHubGoogleAuthenticator(_ProviderAccounts, _ClearRefusals, GoogleOAuthenticator):
     """Google Workspace: the hosted domains decide who may log in."""
 
     username_source = "the Google account"
+
+    @property
+    def subject_issuer(self) -> str:
+        return "https://accounts.google.com"
 
 
 def github_teams(auth_state: dict) -> set[str]:

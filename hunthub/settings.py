@@ -26,6 +26,19 @@ SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
 # local spawner's system account (prefix + name) stays within Linux's 32-character limit.
 DEFAULT_USERNAME_PATTERN = r"^[a-z][a-z0-9_-]{0,27}$"
 
+# Accounts a hub name must never equal, because the hub name *is* the cluster identity: Livy's proxyUser, and
+# SPARK_USER / HADOOP_USER_NAME of analysts' drivers (hunthub.identity). An analyst called `hdfs` would be the HDFS
+# superuser on a cluster without Kerberos. Base system accounts, the Hadoop/Spark ecosystem's service accounts
+# (those YARN's container-executor bans by default among them), and hunthub's own. Not `admin`: no cluster
+# daemon runs as it, and it is the default name of hunthub's own first admin (HuntHub.admin_user).
+DEFAULT_RESERVED_USERNAMES = (
+    "root", "daemon", "bin", "sys", "nobody", "operator",
+    "hadoop", "hdfs", "yarn", "mapred", "httpfs", "kms", "hive", "hcat", "hbase", "spark", "livy", "zookeeper",
+    "kafka", "oozie", "hue", "knox", "ranger", "atlas", "ambari", "ambari-qa", "impala", "kudu", "solr", "sqoop",
+    "flume", "storm", "tez", "zeppelin", "sentry", "druid", "presto", "trino", "nifi", "flink",
+    "hunthub", "hunthub-spark",
+)  # fmt: skip
+
 
 def _env(name: str, fallback: str = "") -> str:
     return os.environ.get(f"HUNTHUB_{name}", fallback)
@@ -43,6 +56,15 @@ def _checked_livy_url(url: str) -> str:
             "(put credentials in HuntHub.livy_credentials_file)"
         )
     return url
+
+
+def _checked_account_prefix(prefix: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,6}-", prefix):
+        raise TraitError(
+            f"HuntHub.account_prefix {prefix!r} must be a lower-case letter, then up to 6 letters or digits, "
+            "then '-' (e.g. 'hunt-')"
+        )
+    return prefix
 
 
 def machine_cores() -> int:
@@ -147,6 +169,31 @@ class HuntHub(Configurable):
             pattern = proposal["value"]
             raise TraitError(f"HuntHub.username_pattern {pattern!r} is not a valid regular expression: {e}") from e
         return proposal["value"]
+
+    reserved_usernames = List(
+        Unicode(),
+        default_value=list(DEFAULT_RESERVED_USERNAMES),
+        help="""Names no hub user may have (compared without regard to case), whatever `username_pattern` allows:
+        the cluster's service accounts. A hub user's name is who their Spark jobs and Livy sessions run as on the
+        cluster, so an analyst named `hdfs` would act as the HDFS superuser. Refused at sign-up, at login (native
+        and identity provider), when an admin adds users, and by the Livy gateway; an existing account with such a
+        name is blocked. Add your cluster's own service and admin accounts; never the name of `admin_user`.""",
+    ).tag(config=True)
+
+    account_prefix = Unicode(
+        help="""Prefix of each analyst's system account (`<prefix><name>`), when the hub runs as root with the local
+        spawner. Accounts belong to the install that created them (hunthub.spawner.accounts); a second install on
+        the same machine (a test run, a staging hub) needs a prefix of its own. Lower case, ends with '-', at most
+        8 characters. Env: HUNTHUB_ACCOUNT_PREFIX.""",
+    ).tag(config=True)
+
+    @default("account_prefix")
+    def _default_account_prefix(self):
+        return _checked_account_prefix(_env("ACCOUNT_PREFIX", "hunt-"))  # defaults skip @validate
+
+    @validate("account_prefix")
+    def _short_prefix(self, proposal):
+        return _checked_account_prefix(proposal["value"])
 
     # --- login through an identity provider (OAuth 2.0 / OpenID Connect) ---------------------------
 

@@ -23,6 +23,7 @@ from dockerspawner import DockerSpawner
 from traitlets import Dict, Integer, List, Unicode, default
 
 from hunthub import docker_cluster, identity
+from hunthub.hub.usernames import path_component
 
 HOME = "/home/analyst"
 CONTAINER_USER = "analyst"
@@ -99,14 +100,14 @@ class HuntHubDockerSpawner(DockerSpawner):
         rw = {self._names().home_volume("{username}"): HOME}
         ro = {}
         if self.scratch_root:
-            scratch = Path(self.scratch_root) / self.user.name
+            scratch = Path(self.scratch_root) / path_component(self.user.name)
             scratch.mkdir(parents=True, exist_ok=True)
             # the analyst (driver) owns it; executors (the spark user) write into it through the group
             os.chown(scratch, docker_cluster.ANALYST_UID, docker_cluster.SPARK_UID)
             scratch.chmod(0o2770)
-            rw[str(scratch)] = f"{docker_cluster.SCRATCH}/{self.user.name}"
+            rw[str(scratch)] = f"{docker_cluster.SCRATCH}/{path_component(self.user.name)}"
         if self.identity_root:
-            folder = Path(self.identity_root) / self.user.name
+            folder = Path(self.identity_root) / path_component(self.user.name)
             groups = [g.name for g in self.user.groups]
             identity.write(CONTAINER_USER, self.user.name, groups, self.spark_queue, directory=folder)
             ro[str(folder)] = str(identity.IDENTITY_DIR)
@@ -144,4 +145,4 @@ class HuntHubDockerSpawner(DockerSpawner):
     async def stop(self, now=False):
         await super().stop(now=now)
         if self.identity_root:
-            identity.remove(CONTAINER_USER, Path(self.identity_root) / self.user.name)
+            identity.remove(CONTAINER_USER, Path(self.identity_root) / path_component(self.user.name))

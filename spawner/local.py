@@ -20,7 +20,8 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Dict, List, Unicode, default
 
 from hunthub import acl, identity
-from hunthub.spawner import graphistry_keys
+from hunthub.hub.usernames import path_component
+from hunthub.spawner import accounts, graphistry_keys
 from hunthub.spawner.seed import seed
 
 
@@ -34,6 +35,13 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         "hunt-",
         config=True,
         help="Prefix of the system account created for each analyst when running as root.",
+    )
+    accounts_ledger = Unicode(
+        "",
+        config=True,
+        help="""This install's record of its analysts' accounts and uids (hunthub.spawner.accounts), a root-only
+        file in the hub's state dir. Needed to create accounts: it keeps accounts of other installs on the same
+        machine out of reach and uids from passing between analysts.""",
     )
     create_system_users = Bool(
         config=True,
@@ -79,7 +87,8 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
 
     @property
     def home_dir(self) -> Path:
-        return Path(self.home_root) / self.user.name
+        # the authenticators refuse names like '..'; checked again here, where a name becomes a path
+        return Path(self.home_root) / path_component(self.user.name)
 
     @property
     def system_user(self) -> str:
@@ -88,27 +97,18 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         return pwd.getpwuid(os.geteuid()).pw_name
 
     def _ensure_system_user(self) -> pwd.struct_passwd:
-        name = self.system_user
+        if not self.accounts_ledger:
+            raise RuntimeError(
+                "HuntHubLocalSpawner.accounts_ledger is not set: no system account is created without it"
+            )
         try:
-            account = pwd.getpwnam(name)
-        except KeyError:
-            pass
-        else:
-            if account.pw_dir != str(self.home_dir):
-                # the state dir moved: keep the account's home in step (the server itself is told its home
-                # explicitly, so this is tidiness, and usermod refuses while the account runs a process)
-                moved = subprocess.run(["usermod", "--home", str(self.home_dir), name], capture_output=True)
-                if moved.returncode != 0:
-                    self.log.warning("Could not update the home of %s: %s", name, moved.stderr.decode().strip())
-                account = pwd.getpwnam(name)
-            return account
-        self.log.info("Creating system account %s for analyst %s", name, self.user.name)
-        subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(self.home_dir),
-             "--shell", "/usr/sbin/nologin", "--comment", f"hunthub analyst {self.user.name}", name],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        return pwd.getpwnam(name)
+            return accounts.ensure(
+                Path(self.accounts_ledger), self.user.name, self.system_user, self.home_dir, Path(self.home_root),
+                also_owned=[self.scratch_dir] if self.scratch_dir else [], log=self.log,
+            )  # fmt: skip
+        except accounts.AccountError as e:
+            self.log.error("Not starting %s's server: %s", self.user.name, e)
+            raise RuntimeError(f"hunthub cannot start your server: {e}") from None
 
     def prepare_home(self) -> None:
         """Create the private home; deliver bundled notebooks as the analyst (see hunthub.spawner.seed)."""
@@ -164,7 +164,7 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
 
     @property
     def scratch_dir(self) -> Path | None:
-        return Path(self.scratch_root) / self.user.name if self.scratch_root else None
+        return Path(self.scratch_root) / path_component(self.user.name) if self.scratch_root else None
 
     def prepare_scratch(self, account: pwd.struct_passwd | None) -> None:
         """The analyst's scratch space: theirs (0770), plus ACL entries for the executors' account."""

@@ -44,6 +44,9 @@ def fresh_state_dir() -> Path:
     return base / "state"
 
 
+TEST_ACCOUNT_PREFIX = "htst-"
+
+
 def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
     """Environment for a `hunthub up` that collides with nothing else on the machine."""
     port, api, hub, master, master_ui, worker_ui, status = free_ports(7)
@@ -58,6 +61,8 @@ def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
         "HUNTHUB_SPARK_MASTER_WEBUI_PORT": str(master_ui),
         "HUNTHUB_SPARK_WORKER_WEBUI_PORT": str(worker_ui),
         "HUNTHUB_DEMO_DATA_EVENTS": "20000",
+        # analysts' system accounts of a test stack never share names with a real install's (`hunt-`)
+        "HUNTHUB_ACCOUNT_PREFIX": TEST_ACCOUNT_PREFIX,
         "PYTHONUNBUFFERED": "1",
     }
     env.update(extra)
@@ -141,11 +146,18 @@ class Stack:
 
 
 def remove_analyst_accounts(state_dir: Path) -> None:
-    """Delete the system accounts the local spawner created for analysts whose homes were in `state_dir`."""
+    """Delete the system accounts that the install in `state_dir` created for its analysts, and no other: the
+    install's ledger names it, and each account's comment names its install (hunthub.spawner.accounts)."""
     import pwd
 
+    from hunthub.spawner import accounts
+
+    ledger_path = Path(state_dir) / "hub" / "accounts.json"
+    if not ledger_path.exists():
+        return
+    install = accounts.Ledger(ledger_path).install
     for account in pwd.getpwall():
-        if account.pw_name.startswith("hunt-") and account.pw_dir.startswith(f"{state_dir}/"):
+        if accounts.install_of(account) == install:
             subprocess.run(["userdel", account.pw_name], capture_output=True)
 
 

@@ -25,6 +25,8 @@ def form(session: requests.Session, base: str, path: str, data: dict) -> request
         ("nul\0byte", "cannot contain spaces"),
         ("a" * 200, "at most 28 characters (this one has 200)"),
         ("9lives", "must start with a letter"),
+        ("hdfs", "'hdfs' is the name of a cluster service account"),
+        ("..", "'..' is not a name but a directory's own"),
     ],
 )
 def test_bad_usernames_are_refused_at_signup_with_the_reason(stack, name, reason):

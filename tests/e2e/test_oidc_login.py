@@ -2,9 +2,11 @@
 against a real `hunthub up` configured with `auth = oidc`.
 
 alice (analysts) logs in through the provider's page and lands in her server, with her tokens encrypted in the hub
-database and refreshed once they expire; bob (analysts + admins) reaches the admin page; eve (contractors) and a
-name hunthub cannot use are refused with pages saying why; a tampered `state`, a replayed code and a response
-naming another issuer are refused; logout ends both the hub session and the provider's.
+database and refreshed once they expire; bob (analysts + admins) reaches the admin page; eve (contractors), a
+name hunthub cannot use and the name of a cluster service account are refused with pages saying why; carol's name
+is bound to her provider account, and "Carol", another account the hub would also call carol, is refused; a
+tampered `state`, a replayed code and a response naming another issuer are refused; logout ends both the hub
+session and the provider's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from playwright.sync_api import expect
 
 from hunthub import identity
 from tests.e2e.browser import browser, screenshot
-from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import TEST_ACCOUNT_PREFIX, Stack, fresh_state_dir, remove_analyst_accounts, stack_env
 from tests.oidc_provider import Account, Client, OIDCProvider
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +45,10 @@ def oidc_stack():
         Account("bob", PASSWORD, groups=["soc-analysts", "soc-admins"]),
         Account("eve", PASSWORD, groups=["contractors"]),
         Account("Dave.Smith", PASSWORD, groups=["soc-analysts"]),
+        Account("hdfs", PASSWORD, groups=["soc-analysts"]),
+        # two accounts of the provider (each its own sub) that the hub, lower-casing names, would both call carol
+        Account("carol", PASSWORD, groups=["soc-analysts"]),
+        Account("Carol", PASSWORD, groups=["soc-analysts"]),
     ]
     client = Client(redirect_uris=[f"{base}/hub/oauth_callback"], post_logout_redirect_uris=[f"{base}/hub/login"])
     with OIDCProvider(accounts=accounts, clients=[client], access_token_ttl=TOKEN_TTL) as idp:
@@ -125,7 +131,7 @@ def test_analyst_logs_in_through_the_provider_and_tokens_stay_encrypted(oidc_sta
         page.wait_for_url(re.compile(rf"{re.escape(base)}/user/alice/tree.*"), timeout=180_000)
 
         # the hub pinned who alice's kernels run as, with the queue of her provider group
-        pinned = json.loads((identity.IDENTITY_DIR / "hunt-alice.json").read_text())
+        pinned = json.loads((identity.IDENTITY_DIR / f"{TEST_ACCOUNT_PREFIX}alice.json").read_text())
         assert (pinned["user"], pinned["groups"], pinned["queue"]) == ("alice", ["soc-analysts"], "soc.tier1")
 
         # tokens are in the database only encrypted; the client secret is in no log
@@ -162,6 +168,7 @@ def test_admin_group_member_gets_the_admin_page(oidc_stack):
     [
         ("eve", ["may not use this hub", "soc-analysts", "contractors"]),
         ("Dave.Smith", ["'dave.smith'", "cannot contain dots"]),
+        ("hdfs", ["'hdfs'", "is the name of a cluster service account"]),
     ],
 )
 def test_users_the_hub_cannot_take_get_a_page_saying_why(oidc_stack, username, says):
@@ -177,6 +184,42 @@ def test_users_the_hub_cannot_take_get_a_page_saying_why(oidc_stack, username, s
         # and they have no session: the hub sends them back to log in
         page.goto(f"{base}/hub/home")
         assert "/hub/login" in page.url
+
+
+def callbacks(page) -> list:
+    """The hub's answers to the provider's redirects, as the browser receives them."""
+    seen = []
+    page.on("response", lambda r: seen.append(r) if "/hub/oauth_callback" in r.url else None)
+    return seen
+
+
+def test_a_name_belongs_to_the_provider_account_that_first_used_it(oidc_stack):
+    stack, base = oidc_stack, oidc_stack.url
+    record = stack.state_dir / "hub" / "oauth-subjects.json"
+    carol, other = stack.idp.account("carol"), stack.idp.account("Carol")
+    assert carol.sub != other.sub
+    with analyst_page(stack, "carol") as page:
+        answers = callbacks(page)
+        # logged in is all this test needs: the hub's redirect to her server is answered here, nothing spawns
+        page.route(re.compile(rf"{re.escape(base)}/(hub/)?(spawn|user/carol).*"), lambda r: r.fulfill(body="logged in"))
+        sign_in(page, base, "carol")
+        expect(page.locator("body")).to_contain_text("logged in", timeout=30_000)
+        assert answers and answers[-1].status == 302
+    bound = json.loads(record.read_text())["users"]["carol"]
+    assert (bound["iss"], bound["sub"]) == (stack.idp.issuer, carol.sub)
+    assert record.stat().st_mode & 0o777 == 0o600
+
+    with analyst_page(stack, "Carol") as page:
+        answers = callbacks(page)
+        sign_in(page, base, "Carol")
+        assert answers and answers[-1].status == 403
+        expect(page.locator("body")).to_contain_text(
+            "The name 'carol' already belongs to another account of the identity provider"
+        )
+        expect(page.locator("body")).to_contain_text("Ask your hunthub admin")
+        page.goto(f"{base}/hub/home")
+        assert "/hub/login" in page.url
+    assert json.loads(record.read_text())["users"]["carol"]["sub"] == carol.sub
 
 
 def capture_callback(page, base, username) -> str:

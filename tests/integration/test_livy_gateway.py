@@ -266,6 +266,25 @@ def test_requests_without_a_valid_hub_token_are_refused_before_livy(hub, livy):
     assert len(livy.requests) == before
 
 
+def test_a_hub_user_named_like_a_cluster_service_account_gets_nothing_from_livy(hub, livy):
+    """The hub refuses such names at login; an account that has one anyway (the demo's dummy login here, or one made
+    before the name was reserved) must neither start a session as that account nor reach its sessions."""
+    made_elsewhere = requests.post(f"{livy.url}/sessions", json={"kind": "spark", "proxyUser": "hdfs"}, timeout=5,
+                                   auth=(LIVY_USER, LIVY_PASSWORD)).json()["id"]  # fmt: skip
+    before = len(livy.requests)
+    for method, path, body in [
+        ("POST", "/sessions", {"kind": "pyspark", "proxyUser": "hdfs"}),
+        ("GET", "/sessions", None),
+        ("GET", f"/sessions/{made_elsewhere}", None),
+        ("POST", f"/sessions/{made_elsewhere}/statements", {"code": "1 + 1"}),
+    ]:
+        r = gateway(hub, "hdfs", method, path, json=body)
+        assert r.status_code == 403, (method, path, r.text)
+        assert r.json()["msg"].startswith("'hdfs' is the name of a cluster service account"), r.text
+    assert len(livy.requests) == before
+    assert livy.sessions[made_elsewhere].statements == []
+
+
 def test_a_notebook_cannot_pick_a_kerberos_identity_or_use_batches(hub, livy):
     before = len(livy.session_posts())
     r = gateway(hub, "alice", "POST", "/sessions", json={"kind": "pyspark", "conf": {"spark.yarn.keytab": "/x"}})

@@ -60,7 +60,7 @@ class KernelAs(Kernel):
 
 @pytest.fixture
 def analyst_account():
-    name = "hunt-t" + uuid.uuid4().hex[:8]
+    name = "htst-t" + uuid.uuid4().hex[:8]  # never a real install's account name
     home = fresh_state_dir().parent / "home"
     subprocess.run(
         ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", str(home), name], check=True

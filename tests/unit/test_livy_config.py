@@ -230,3 +230,18 @@ def test_doctor_says_when_livy_answers_and_when_it_does_not(settings, tmp_path):
         standin.stop()
     down = doctor.check_livy(settings(livy_url=standin.url), timeout=3)
     assert not down.ok and standin.url in down.detail and "unreachable" in down.detail
+
+
+def test_the_gateway_refuses_the_names_the_hub_reserves(settings):
+    from hunthub.hub.livy_gateway import LivyGateway
+
+    for reserved in (["hdfs", "svc-etl"], []):
+        c = Config()
+        hubconfig.apply_livy(c, settings(livy_url=LIVY, reserved_usernames=reserved))
+        app = LivyGateway()
+        app.initialize(c.JupyterHub.services[0]["command"][3:])
+        assert app.reserved_usernames == reserved
+    # run by hand, it still refuses the usual service accounts
+    app = LivyGateway()
+    app.initialize([f"--livy-url={LIVY}"])
+    assert {"hdfs", "yarn", "livy", "spark", "hive", "hadoop", "root"} <= set(app.reserved_usernames)

@@ -202,3 +202,15 @@ def test_scratch_space_refuses_a_symlink(root_spawner, tmp_path):
 def test_no_scratch_space_without_a_local_warehouse(spawner):
     spawner.prepare_home()
     assert "HUNTHUB_SCRATCH" not in spawner.user_env({})
+
+
+@pytest.mark.parametrize("name", ["..", "."])
+def test_a_name_that_would_point_at_another_directory_gets_no_home(tmp_path, name):
+    # the authenticators refuse such names whatever the site's pattern; the spawner checks again
+    spawner = HuntHubLocalSpawner(user=SimpleNamespace(name=name, groups=[]), home_root=str(tmp_path / "homes"),
+                                  scratch_root=str(tmp_path / "scratch"), create_system_users=False)  # fmt: skip
+    with pytest.raises(ValueError, match="cannot be used as a directory name"):
+        spawner.prepare_home()
+    with pytest.raises(ValueError, match="cannot be used as a directory name"):
+        spawner.scratch_dir  # noqa: B018 - the property is the check
+    assert not (tmp_path / "homes").exists() or list((tmp_path / "homes").iterdir()) == []
