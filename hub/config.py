@@ -261,20 +261,28 @@ def embedded_executor_options(s: HuntHub) -> dict[str, str]:
     return {"spark.executor.extraJavaOptions": options} if options else {}
 
 
-def kernel_environment(s: HuntHub) -> dict[str, str]:
-    """What every analyst's server (and so every kernel) is told about the cluster and the data."""
-    conf = {
-        "spark.cores.max": str(s.analyst_cores),
-        "spark.executor.memory": s.executor_memory,
-        "spark.driver.memory": s.driver_memory,
-        # small, fast-starting drivers (see hunthub.driver_jvm); not the host's class archive in containers
-        "spark.driver.extraJavaOptions": driver_jvm.java_options(archive=s.spawner != "docker"),
-        **embedded_executor_options(s),
-        **executor_allocation(s),
-        **s.spark_conf,
-    }
+def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
+    """What every analyst's server (and so every kernel) is told about the cluster and the data. `tasks` is where
+    the sessions' tasks run (HuntHub.analyst_tasks unless given: ingest always runs on the cluster)."""
+    tasks = tasks or s.analyst_tasks
+    # small, fast-starting drivers (see hunthub.driver_jvm); not the host's class archive in containers
+    conf = {"spark.driver.extraJavaOptions": driver_jvm.java_options(archive=s.spawner != "docker")}
+    if tasks == "driver":
+        # the analyst's tasks run in their driver, so it gets the memory an executor would have had
+        master = f"local[{s.analyst_cores}]"
+        conf["spark.driver.memory"] = s.executor_memory
+    else:
+        master = s.master_url
+        conf.update({
+            "spark.cores.max": str(s.analyst_cores),
+            "spark.executor.memory": s.executor_memory,
+            "spark.driver.memory": s.driver_memory,
+            **embedded_executor_options(s),
+            **executor_allocation(s),
+        })  # fmt: skip
+    conf.update(s.spark_conf)
     env = {
-        "HUNTHUB_SPARK_MASTER": s.master_url,
+        "HUNTHUB_SPARK_MASTER": master,
         "HUNTHUB_SPARK_CONF": json.dumps(conf, sort_keys=True),
         "HUNTHUB_WAREHOUSE": s.warehouse,
         "HUNTHUB_CATALOG": s.catalog_path,
@@ -409,10 +417,9 @@ def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> N
     c.HuntHubDockerSpawner.cpu_limit = s.docker_cpu_limit
     c.HuntHubDockerSpawner.pids_limit = s.docker_pids_limit
     c.HuntHubDockerSpawner.notebook_dir = "/home/analyst"
-    c.Spawner.environment = {
-        **kernel_environment(s),
-        "HUNTHUB_SPARK_MASTER": f"spark://{names.master}:7077",
-    }
+    c.Spawner.environment = kernel_environment(s)
+    if s.analyst_tasks == "cluster":
+        c.Spawner.environment["HUNTHUB_SPARK_MASTER"] = f"spark://{names.master}:7077"
 
 
 def apply_spawner(c: Config, s: HuntHub) -> None:
@@ -432,7 +439,8 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
     warehouse = catalog.local_path(s.warehouse)
     if warehouse is not None:
         c.HuntHubLocalSpawner.scratch_root = str(warehouse / "users")
-        if s.embedded_cluster and os.geteuid() == 0:
+        if s.embedded_cluster and os.geteuid() == 0 and s.analyst_tasks == "cluster":
+            # executors write the analyst's results: they run as the daemons' account (see hunthub.cluster)
             c.HuntHubLocalSpawner.scratch_writers = [cluster.SPARK_USER]
     c.HuntHubLocalSpawner.spark_queues = dict(s.spark_queues)
     c.HuntHubLocalSpawner.spark_default_queue = s.spark_default_queue

@@ -55,6 +55,36 @@ def check_cluster(s: HuntHub, running: dict[str, int]) -> checks.Check:
     return checks.Check("Cluster", True, f"{s.master_url} reachable")
 
 
+def check_executor_accounts(s: HuntHub) -> checks.Check:
+    """Whether one analyst's Spark task code runs under an account (or in a container) that another analyst's also
+    runs under: then each can read what the other's tasks can (scratch spaces, shuffle files, executor logs)."""
+    import os
+
+    name = "Executor accounts"
+    if s.analyst_tasks == "driver":
+        return checks.Check(name, True, "each analyst's Spark tasks run in their own driver, as their own account")
+    if s.spawner == "docker":
+        detail = "analysts' executors run in shared worker containers, as one account"
+    elif s.embedded_cluster:
+        if os.geteuid() != 0:
+            return checks.Check(name, True, "one account runs everything (not root): a demo, not a team", warning=True)
+        detail = f"all analysts' executors run on the embedded worker as `{cluster.SPARK_USER}`"
+    elif s.master_url.startswith("spark://"):
+        detail = "a standalone cluster runs every application's executors as its worker's account"
+    elif s.master_url == "yarn":
+        return checks.Check(
+            name, True, "YARN runs executors as the analyst only with Kerberos and the LinuxContainerExecutor",
+            "Without Kerberos, executors run as the NodeManager's account and analysts share it.", warning=True,
+        )  # fmt: skip
+    else:
+        return checks.Check(name, True, f"master {s.master_url}: tasks run in the analysts' own drivers")
+    return checks.Check(
+        name, True, f"{detail}: one analyst's Spark code can read what another's tasks write",
+        "Host only analysts who may see each other's Spark work on this hub (see README, What separates analysts).",
+        warning=True,
+    )  # fmt: skip
+
+
 def check_catalog(s: HuntHub) -> checks.Check:
     try:
         tables = catalog.load(s.catalog_path)
@@ -123,6 +153,7 @@ def doctor(s: HuntHub) -> int:
     else:
         results += checks.check_ports(required_ports(s))
     results += [checks.check_state_dir(s.state), check_cluster(s, running), check_catalog(s), checks.check_login(s)]
+    results.append(check_executor_accounts(s))
     results.append(checks.check_graphistry(s))
     if s.spawner == "docker":
         results.append(checks.check_docker(s))

@@ -490,10 +490,33 @@ class HuntHub(Configurable):
     def _default_worker_memory_mb(self):
         return int(_env("WORKER_MEMORY_MB", "0")) or max(1024, machine_memory_mb() * 2 // 5)
 
+    analyst_tasks = Enum(
+        ["driver", "cluster"],
+        help="""Where an analyst's Spark tasks (their queries, their UDFs) run.
+        `driver`: inside the analyst's own driver JVM (Spark's local mode, `analyst_cores` task threads), under the
+        analyst's own OS account (or in their container): no other analyst's code runs beside it, so what one
+        analyst's tasks write (scratch results, shuffle and spill files) no other analyst's code can read, and no
+        executor JVM has to start before a first query.
+        `cluster`: on the cluster's executors. Its cores are shared out between analysts (dynamic allocation, a
+        waiting line on a full cluster, idle sessions yielding), but a standalone cluster runs every application's
+        executors under its own account (the embedded worker as `hunthub-spark`), so analysts' tasks can read
+        what each other's write; YARN with Kerberos runs them as the analyst.
+        Default: `driver` with the embedded cluster and local servers, else `cluster`. `hunthub ingest` always runs
+        on the cluster. Env: HUNTHUB_ANALYST_TASKS.""",
+    ).tag(config=True)
+
+    @default("analyst_tasks")
+    def _default_analyst_tasks(self):
+        given = _env("ANALYST_TASKS")
+        if given and given not in ("driver", "cluster"):  # defaults skip the Enum's own check
+            raise TraitError(f"HUNTHUB_ANALYST_TASKS must be 'driver' or 'cluster', not {given!r}")
+        return given or ("driver" if self.embedded_cluster and self.spawner == "local" else "cluster")
+
     analyst_cores = Integer(
-        help="""Executor cores one analyst's session may hold (spark.cores.max). Standalone Spark gives an
-        application every free core by default, which would leave the next analyst waiting; the default is
-        half the machine's cores. Env: HUNTHUB_ANALYST_CORES."""
+        help="""Cores one analyst's session may use: its task threads in its own driver (`analyst_tasks` =
+        `driver`), or the executor cores it may hold on the cluster (spark.cores.max; standalone Spark gives an
+        application every free core by default, which would leave the next analyst waiting). The default is half
+        the machine's cores. Env: HUNTHUB_ANALYST_CORES."""
     ).tag(config=True)
 
     @default("analyst_cores")

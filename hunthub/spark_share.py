@@ -205,6 +205,14 @@ def status_text(held: Held, share: Share | None, problem: str = "") -> str:
     """`%spark`: what this application holds now, what runs, and the cluster's cores."""
     me = share.app(held.app_id) if share is not None else None
     lines = [f"Application {held.app_id} '{held.app_name}' on {held.master}"]
+    if held.master.startswith("local"):
+        threads = held.master[len("local[") : -1] if held.master.startswith("local[") else "1"
+        lines.append(
+            f"Tasks run in this session's own driver, as you, on {threads} core(s), with the driver's memory; "
+            "no other analyst's code runs there, and no cluster cores are held"
+        )
+        lines.append("Running jobs: " + ("; ".join(held.running_jobs) if held.running_jobs else "none"))
+        return "\n".join(lines)
     executors = f"Executors held now: {held.executors}"
     if me is not None:
         executors += f", {plural(me.cores, 'core')}, {me.memory_per_executor_mb} MB each"
@@ -214,9 +222,7 @@ def status_text(held: Held, share: Share | None, problem: str = "") -> str:
         executors += f", {held.executor_memory or '?'} each"
     lines.append(executors)
     lines.append("Running jobs: " + ("; ".join(held.running_jobs) if held.running_jobs else "none"))
-    if held.master.startswith("local"):
-        lines.append("Cluster: none; a local master runs this session's tasks on this host alone")
-    elif share is None:
+    if share is None:
         lines.append(f"Cluster: who holds its cores is unknown ({problem or 'no Spark master web UI known here'})")
     else:
         others = holders_text(share, held.app_id)

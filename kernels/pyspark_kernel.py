@@ -2,7 +2,8 @@
 
 The driver starts the moment the kernel does, on a background thread, so it warms up while the analyst is
 still reading the notebook. Until it is ready, `spark` and `sc` are stand-ins that wait for it on first use;
-cells that do not touch Spark never wait.
+cells that do not touch Spark never wait. pyspark's own ways to get a session (`SparkSession.builder...getOrCreate()`,
+`SparkContext.getOrCreate()`) return this same session, at any moment (see only_session.py).
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
-from hunthub.kernels import core_wait, core_yield, session
+from hunthub.kernels import core_wait, core_yield, only_session, session
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
 
 
-def _render(exc: SparkUnavailableError) -> list[str]:
+def _render(exc: Exception) -> list[str]:
     # IPython shows this instead of a traceback: the message is the whole story
     return [f"\x1b[31m{line}\x1b[0m" for line in str(exc).splitlines()]
 
 
 SparkUnavailableError._render_traceback_ = lambda self: _render(self)
+only_session.OnlySessionError._render_traceback_ = lambda self: _render(self)
 
 
 class _Pending:
@@ -65,6 +67,9 @@ class HuntHubPySparkKernel(IPythonKernel):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.starter = SessionStarter()
+        # before the starter runs: no window where the analyst's code (even a startup file) could make its own
+        # session, and pyspark is imported here first rather than by two threads at once
+        only_session.install(self)
         self.starter.start()
         if os.environ.get("HUNTHUB_GRAPHISTRY_SERVER"):
             # log in to the Graphistry server while the analyst reads, so the first show() uploads at once;

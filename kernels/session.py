@@ -101,6 +101,10 @@ def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, st
         # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
         props["spark.hadoop.fs.permissions.umask-mode"] = "007"
     props.update(json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}"))
+    if master.startswith("local") and "spark.local.dir" not in props:
+        # the tasks run here, as the analyst: their shuffle and spill files go to a folder of the analyst's own
+        # (Spark's default is /tmp)
+        props["spark.local.dir"] = str(Path.home() / ".hunthub" / "spark-local")
     return identity.pin_properties(props, analyst(env))
 
 

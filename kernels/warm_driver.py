@@ -221,8 +221,10 @@ def host(directory: Path, ttl: float) -> int:
         starting.unlink(missing_ok=True)
         print(f"warm driver not started: {e}", file=sys.stderr)
         return 2
-    # no job: an executor started now would leave after its idle timeout, long before most kernels come
-    session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists(), executors=False)
+    # on a cluster no job: an executor started now would leave after its idle timeout, long before most kernels
+    # come; where the tasks run in this driver (a local master), jobs cost no executor and warm the task code too
+    in_driver = spark.sparkContext.master.startswith("local")
+    session.warm_up(spark, info.tables, keep_going=lambda: not wanted.exists(), executors=in_driver)
     params = spark.sparkContext._gateway.java_parameters
     ready = directory / f"{me}.ready.json"
     _write_private(

@@ -15,7 +15,7 @@ APP_NAME = "hunthub-ingest"
 def ingest_environment(s: HuntHub, master: str | None = None) -> dict[str, str]:
     from hunthub.hub.config import kernel_environment
 
-    env = {**os.environ, **kernel_environment(s)}
+    env = {**os.environ, **kernel_environment(s, tasks="cluster")}  # ingest runs on the cluster, as its account
     if master:
         env["HUNTHUB_SPARK_MASTER"] = master
         env.pop("HUNTHUB_SPARK_MASTER_WEBUI", None)

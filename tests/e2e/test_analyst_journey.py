@@ -90,7 +90,7 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
             count_output = page.get_by_text(re.compile(r"auth_events: \d+ events"))
             count_output.wait_for(timeout=240_000)
             assert count_output.inner_text().strip() == f"auth_events: {expected} events"
-            # the analyst's Spark job (driver: their account, executors: Spark's) writes to their scratch space
+            # the analyst's Spark job (its tasks in their own driver, as their account) writes to their scratch space
             saved = page.get_by_text(re.compile(r"saved \d+ rows to file:"))
             saved.wait_for(timeout=240_000)
             scratch = stack.state_dir / "warehouse" / "users" / analyst / "failures_by_user"

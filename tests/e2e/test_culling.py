@@ -39,6 +39,8 @@ c.HuntHub.cull_every = 10
 c.HuntHub.activity_interval = 10
 c.HuntHub.kernel_cull_idle_timeout = 40
 c.HuntHub.warm_driver = False
+# on the cluster, so the test sees each kernel's application come and go on the master
+c.HuntHub.analyst_tasks = "cluster"
 """
 
 LIMITS = """

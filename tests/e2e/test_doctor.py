@@ -24,6 +24,8 @@ def test_doctor_is_happy_with_a_running_stack(stack):
     assert "running: " in result.stdout and "jupyterhub (pid" in result.stdout
     assert "worker(s)" in result.stdout  # it asked the live master
     assert "table(s) in" in result.stdout
+    # the embedded default: each analyst's tasks run in their own driver (issue 13)
+    assert "ok  Executor accounts: each analyst's Spark tasks run in their own driver, as their own" in result.stdout
 
 
 def test_doctor_names_each_problem_and_its_fix(tmp_path):
@@ -39,6 +41,8 @@ def test_doctor_names_each_problem_and_its_fix(tmp_path):
         assert "-> Install Java 17" in out
         assert "!!  Cluster: cannot reach the Spark master at spark://127.0.0.1:9" in out
         assert "-> Check the master's host/port" in out
+        # a warning, not a failure: the admin is told that analysts share the executors' account
+        assert "?   Executor accounts: a standalone cluster runs every application's executors as its worker's" in out
         assert "!!  Catalog: The dataset catalog" in out and "is malformed" in out
         assert "problem(s) found." in out
     finally:

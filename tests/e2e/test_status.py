@@ -28,7 +28,10 @@ JOB = "import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(240) or
 @pytest.fixture(scope="module")
 def hub():
     state = fresh_state_dir()
-    env = stack_env(state, HUNTHUB_STATUS_PORT=str(free_port()), HUNTHUB_DEMO_DATA_EVENTS="5000")
+    # on the cluster: the status shows who holds the cluster's cores
+    env = stack_env(
+        state, HUNTHUB_STATUS_PORT=str(free_port()), HUNTHUB_DEMO_DATA_EVENTS="5000", HUNTHUB_ANALYST_TASKS="cluster"
+    )
     stack = Stack(env, ["--demo"])
     try:
         stack.wait_up()

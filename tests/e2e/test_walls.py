@@ -34,10 +34,13 @@ SECRETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def hub():
+@pytest.fixture(scope="module", params=["driver", "cluster"])
+def hub(request):
+    """A stack whose analysts' tasks run in their own drivers (the embedded default), or on the cluster."""
     state = fresh_state_dir()
-    stack = Stack(stack_env(state, HUNTHUB_DEMO_DATA_EVENTS="5000", **SECRETS), ["--demo"])
+    env = stack_env(state, HUNTHUB_DEMO_DATA_EVENTS="5000", HUNTHUB_ANALYST_TASKS=request.param, **SECRETS)
+    stack = Stack(env, ["--demo"])
+    stack.mode = request.param
     try:
         stack.wait_up()
         yield stack
@@ -116,7 +119,8 @@ def test_no_secret_reaches_an_analysts_code_the_daemons_or_the_executors(hub, an
             looked_at["executors" if "CoarseGrainedExecutorBackend" in line else "daemons"] += 1
         if leaks(env) and pid not in allowed:
             holders.append(f"{pid} (uid {uid}): {line[:300]}")
-    assert looked_at["analyst"] >= 2 and looked_at["daemons"] >= 2 and looked_at["executors"] >= 1, looked_at
+    executors = 1 if hub.mode == "cluster" else 0  # in the driver mode the tasks ran in the analyst's driver
+    assert looked_at["analyst"] >= 2 and looked_at["daemons"] >= 2 and looked_at["executors"] >= executors, looked_at
     # the proxy is the hub's own child, as root, and holds the hub's environment (JupyterHub starts it so)
     holders = [h for h in holders if "configurable-http-proxy" not in h or "(uid 0)" not in h]
     assert holders == [], "processes holding a hub secret:\n" + "\n".join(holders)
@@ -163,3 +167,40 @@ def test_nothing_an_analyst_or_the_daemons_run_listens_beyond_loopback(hub, anal
             pass
     with socket.create_connection(("127.0.0.1", ui_port), timeout=5):
         pass
+
+
+PROBE = """
+import json, os
+other = {other!r}
+def probe(_):
+    tries = {{"list": lambda: os.listdir(other), "read": lambda: open(other + "/evidence.txt").read(),
+             "write": lambda: open(other + "/planted.txt", "w").write("x")}}
+    seen = {{}}
+    for what, attempt in tries.items():
+        try:
+            attempt()
+            seen[what] = "allowed"
+        except PermissionError:
+            seen[what] = "denied"
+    return json.dumps(seen)
+print(sc.parallelize([0], 1).map(probe).collect()[0])
+"""
+
+
+@pytest.mark.parametrize("hub", ["driver"], indirect=True)
+def test_an_analysts_tasks_cannot_list_read_or_write_another_analysts_scratch(hub, analyst):
+    other = HubUser(hub.url, "walled")
+    other.start_server()
+    try:
+        theirs = hub.state_dir / "warehouse" / "users" / "walled"
+        wrote = other.run(f"open({str(theirs / 'evidence.txt')!r}, 'w').write('their finding')\nprint('ok')")
+        assert wrote["status"] == "ok" and wrote["text"].strip() == "ok", wrote
+        user, _ = analyst
+        r = user.server("POST", "/kernels", json={"name": "hunthub-pyspark"})
+        out = asyncio.run(user._execute(r.json()["id"], PROBE.format(other=str(theirs)), 300))
+        assert out["status"] == "ok", out
+        seen = json.loads(out["text"].strip().splitlines()[-1])
+        assert seen == {"list": "denied", "read": "denied", "write": "denied"}
+        assert not (theirs / "planted.txt").exists()
+    finally:
+        other.stop_server()

@@ -62,6 +62,9 @@ def spark_cluster():
                 "worker_memory_mb": 2048,
                 "analyst_cores": 1,
                 "executor_memory": "512m",
+                # these tests are about sharing the cluster's executors; the embedded default ("driver") is
+                # what the end-to-end tests run
+                "analyst_tasks": "cluster",
             }
         )
     )

@@ -112,3 +112,83 @@ def test_kernel_shutdown_leaves_no_jvm_and_ends_the_application(spark_cluster):
     assert not [p for p in family if alive(p)]
     active = [a["name"] for a in spark_cluster.master_state()["activeapps"]]
     assert "analyst2" not in active
+
+
+def test_pysparks_own_session_calls_return_the_kernels_cluster_session(spark_cluster):
+    """The usual first cell, `SparkSession.builder...getOrCreate()`, run while the kernel's session is still starting,
+    gets that session on the cluster, under the analyst's name, with the catalog's tables: not a local one."""
+    k = Kernel(spark_cluster.kernel_env(user="analyst5"))
+    try:
+        first = k.run(
+            "from pyspark import SparkConf, SparkContext\n"
+            "from pyspark.sql import SparkSession\n"
+            "s = SparkSession.builder.appName('x').master('local[*]').getOrCreate()\n"
+            "print(s.sparkContext.master, s.sparkContext.appName, sorted(t.name for t in s.catalog.listTables()))"
+        )
+        assert first.status == "ok", first.error
+        assert f"{spark_cluster.master_url} analyst5 [" in first.text
+        assert "'auth_events'" in first.text
+        notice = (
+            f"hunthub: this kernel's Spark session is hunthub's session (application 'analyst5' on "
+            f"{spark_cluster.master_url}); not applied: master 'local[*]', app name 'x'\n"
+        )
+        assert notice in first.text
+        assert first.text.count("not applied") == 1
+
+        again = k.run("print(SparkSession.builder.appName('x').master('local[*]').getOrCreate() is s, s is spark)")
+        assert again.text.strip() == "True True"  # said once: the same call again says nothing
+
+        settings = k.run(
+            "t = SparkSession.builder.config('spark.sql.shuffle.partitions', '7')"
+            ".config('spark.executor.memory', '4g').enableHiveSupport().getOrCreate()\n"
+            "print(t is spark, spark.conf.get('spark.sql.shuffle.partitions'),"
+            " sc.getConf().get('spark.executor.memory') != '4g', SparkContext.getOrCreate() is spark.sparkContext,"
+            " SparkSession.getActiveSession() is spark, SparkSession.active() is spark)"
+        )
+        assert settings.status == "ok", settings.error
+        assert settings.text.strip().endswith("True 7 True True True True"), settings.text
+        # the runtime SQL setting was applied; the executors' and the static one were not
+        assert "not applied: spark.executor.memory=4g, spark.sql.catalogImplementation=hive\n" in settings.text
+
+        conf = k.run("SparkContext.getOrCreate(SparkConf().setAppName('y')) is sc")
+        assert conf.text.strip().endswith("True")
+        assert "not applied: app name 'y'\n" in conf.text  # only what differs from the session's own settings
+
+        second = k.run("SparkContext(conf=SparkConf().setAppName('z'))")
+        assert second.status == "error"
+        assert "use `sc`" in "\n".join(second.error["traceback"])
+
+        apps = [a["name"] for a in spark_cluster.master_state()["activeapps"]]
+        assert apps.count("analyst5") == 1, apps
+        assert not {"x", "y", "z"} & set(apps)
+
+        # after spark.stop(), a kernel does not make a new (local) session: it says to restart
+        stopped = k.run("spark.stop()\nSparkSession.builder.getOrCreate()")
+        assert stopped.status == "error"
+        assert "Restart the kernel" in "\n".join(stopped.error["traceback"])
+        assert k.run("print(SparkContext._active_spark_context)").text.strip() == "None"
+    finally:
+        k.shutdown()
+
+
+def test_pysparks_own_session_calls_give_the_clear_error_when_spark_cannot_start(spark_cluster):
+    closed = free_port()
+    k = Kernel(spark_cluster.kernel_env(user="analyst6", HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
+    try:
+        imports = "from pyspark import SparkContext\nfrom pyspark.sql import SparkSession\n"
+        for call in (
+            "SparkSession.builder.appName('x').getOrCreate()",
+            "SparkContext.getOrCreate()",
+            "SparkContext()",
+            "SparkSession.getActiveSession()",
+        ):
+            result = k.run(imports + call, timeout=60)
+            assert result.status == "error", call
+            assert result.error["ename"] == "SparkUnavailableError", call
+            assert f"cannot reach the Spark master at spark://127.0.0.1:{closed}" in "\n".join(
+                result.error["traceback"]
+            )
+        # and no session of its own was made instead
+        assert k.run(imports + "print(SparkContext._active_spark_context)").text.strip() == "None"
+    finally:
+        k.shutdown()

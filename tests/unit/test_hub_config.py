@@ -158,7 +158,7 @@ def test_analysts_cannot_change_what_their_server_loads(settings):
 
 def test_embedded_cluster_master_is_on_loopback(settings):
     c = Config()
-    hubconfig.apply_spawner(c, settings(spark_master_port=7177, spark_master_webui_port=8190))
+    hubconfig.apply_spawner(c, settings(spark_master_port=7177, spark_master_webui_port=8190, analyst_tasks="cluster"))
     env = c.Spawner.environment
     assert env["HUNTHUB_SPARK_MASTER"] == "spark://127.0.0.1:7177"
     assert env["HUNTHUB_SPARK_MASTER_WEBUI"] == "http://127.0.0.1:8190"
@@ -182,7 +182,7 @@ def test_kernels_are_told_where_catalog_and_warehouse_are(settings, state_dir):
 
 def test_scratch_spaces_live_in_a_local_warehouse_shared_with_the_executors(settings, state_dir):
     c = Config()
-    hubconfig.apply_spawner(c, settings())
+    hubconfig.apply_spawner(c, settings(analyst_tasks="cluster"))
     assert Path(c.HuntHubLocalSpawner.scratch_root) == state_dir / "warehouse" / "users"
     if os.geteuid() == 0:  # the embedded cluster's executors run as their own account only under root
         assert c.HuntHubLocalSpawner.scratch_writers == ["hunthub-spark"]
@@ -202,6 +202,7 @@ def test_kernel_spark_conf_limits_cores_and_merges_extra_properties(settings):
         analyst_cores=3,
         executor_memory="2g",
         spark_conf={"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "3g"},
+        analyst_tasks="cluster",
     )
     conf = json.loads(hubconfig.kernel_environment(s)["HUNTHUB_SPARK_CONF"])
     assert conf["spark.cores.max"] == "3"
@@ -213,7 +214,7 @@ def test_kernel_spark_conf_limits_cores_and_merges_extra_properties(settings):
 
 def test_analyst_session_gets_what_the_hub_configured(settings):
     # the hub's environment, read by the kernel: the two halves must agree
-    env = hubconfig.kernel_environment(settings(spark_master_port=7177, analyst_cores=2))
+    env = hubconfig.kernel_environment(settings(spark_master_port=7177, analyst_cores=2, analyst_tasks="cluster"))
     props = session.spark_properties({**env, "JUPYTERHUB_USER": "alice"})
     assert props["spark.master"] == "spark://127.0.0.1:7177"
     assert props["spark.cores.max"] == "2"
@@ -415,7 +416,7 @@ def session_props(s, **env) -> dict[str, str]:
 
 
 def test_sessions_give_back_idle_executors_and_keep_the_per_analyst_cap(settings):
-    props = session_props(settings(analyst_cores=2))
+    props = session_props(settings(analyst_cores=2, analyst_tasks="cluster"))
     assert props["spark.dynamicAllocation.enabled"] == "true"
     # standalone has no external shuffle service here: shuffle tracking is what makes dynamic allocation work
     assert props["spark.dynamicAllocation.shuffleTracking.enabled"] == "true"
@@ -431,14 +432,18 @@ def test_sessions_give_back_idle_executors_and_keep_the_per_analyst_cap(settings
 
 
 def test_idle_timeouts_come_from_the_settings(settings):
-    props = session_props(settings(executor_idle_timeout=10, cached_executor_idle_timeout=90, shuffle_idle_timeout=40))
+    props = session_props(
+        settings(
+            executor_idle_timeout=10, cached_executor_idle_timeout=90, shuffle_idle_timeout=40, analyst_tasks="cluster"
+        )
+    )
     assert props["spark.dynamicAllocation.executorIdleTimeout"] == "10s"
     assert props["spark.dynamicAllocation.cachedExecutorIdleTimeout"] == "90s"
     assert props["spark.dynamicAllocation.shuffleTracking.timeout"] == "40s"
 
 
 def test_smaller_executors_from_spark_conf_keep_the_cap(settings):
-    props = session_props(settings(analyst_cores=4, spark_conf={"spark.executor.cores": "1"}))
+    props = session_props(settings(analyst_cores=4, spark_conf={"spark.executor.cores": "1"}, analyst_tasks="cluster"))
     assert props["spark.executor.cores"] == "1"
     assert props["spark.dynamicAllocation.maxExecutors"] == "4"
     assert props["spark.cores.max"] == "4"
@@ -458,9 +463,11 @@ def test_executors_larger_than_the_cap_are_refused_clearly(settings):
     import pytest
 
     with pytest.raises(hubconfig.HubConfigError, match=r"spark.executor.cores \(4\).*spark.cores.max \(2\)"):
-        hubconfig.kernel_environment(settings(analyst_cores=2, spark_conf={"spark.executor.cores": "4"}))
+        hubconfig.kernel_environment(
+            settings(analyst_cores=2, spark_conf={"spark.executor.cores": "4"}, analyst_tasks="cluster")
+        )
     with pytest.raises(hubconfig.HubConfigError, match="executor_idle_timeout must be at least 1"):
-        hubconfig.kernel_environment(settings(executor_idle_timeout=0))
+        hubconfig.kernel_environment(settings(executor_idle_timeout=0, analyst_tasks="cluster"))
 
 
 def test_kernels_are_told_the_warm_driver_delay_and_where_the_start_slots_are(settings, monkeypatch, state_dir):
@@ -514,11 +521,12 @@ def test_embedded_executors_start_with_the_hosts_class_archive_once_there_is_one
     from hunthub import driver_jvm
 
     monkeypatch.setattr(driver_jvm, "cache_dir", lambda: tmp_path / "jvm")
-    assert "spark.executor.extraJavaOptions" not in session_props(settings())
+    assert "spark.executor.extraJavaOptions" not in session_props(settings(analyst_tasks="cluster"))
     archive = driver_jvm.archive_path()
     archive.parent.mkdir(parents=True)
     archive.write_bytes(b"")
-    assert session_props(settings())["spark.executor.extraJavaOptions"] == f"-XX:SharedArchiveFile={archive}"
+    cluster_tasks = session_props(settings(analyst_tasks="cluster"))
+    assert cluster_tasks["spark.executor.extraJavaOptions"] == f"-XX:SharedArchiveFile={archive}"
     # worker containers and external clusters do not see the host's file
     assert "spark.executor.extraJavaOptions" not in session_props(settings(spawner="docker"))
     assert "spark.executor.extraJavaOptions" not in session_props(settings(spark_master="spark://elsewhere:7077"))
@@ -533,3 +541,38 @@ def test_the_class_archive_is_per_spark_and_java(monkeypatch, tmp_path):
     assert first.parent == tmp_path and first.name.endswith(".jsa")
     monkeypatch.setattr(driver_jvm.paths, "spark_version", lambda: "9.9.9")
     assert driver_jvm.archive_path(tmp_path) != first
+
+
+# --- where analysts' tasks run (issue 13) ----------------------------------------------------------------
+
+
+def test_on_the_embedded_default_an_analysts_tasks_run_in_their_own_driver(settings, monkeypatch):
+    s = settings(analyst_cores=2, executor_memory="1500m")
+    assert s.analyst_tasks == "driver"
+    props = session_props(s)
+    assert props["spark.master"] == "local[2]"  # the analyst's share of cores, as task threads
+    assert props["spark.driver.memory"] == "1500m"  # what an executor would have had
+    assert not [k for k in props if k.startswith(("spark.dynamicAllocation.", "spark.executor.", "spark.cores."))]
+    # nobody else's account writes the analyst's scratch space
+    monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
+    c = Config()
+    hubconfig.apply_spawner(c, s)
+    assert "scratch_writers" not in c.HuntHubLocalSpawner
+    c = Config()
+    hubconfig.apply_spawner(c, settings(analyst_tasks="cluster"))
+    assert c.HuntHubLocalSpawner.scratch_writers == ["hunthub-spark"]
+
+
+def test_tasks_run_on_the_cluster_by_default_elsewhere_and_ingest_always_does(settings, monkeypatch):
+    import pytest
+
+    from hunthub.ingest import session as ingest_session
+    from hunthub.settings import HuntHub
+
+    assert settings(spark_master="spark://x:7077").analyst_tasks == "cluster"
+    assert settings(spawner="docker").analyst_tasks == "cluster"
+    s = settings(spark_master_port=7188)
+    assert ingest_session.ingest_environment(s)["HUNTHUB_SPARK_MASTER"] == "spark://127.0.0.1:7188"
+    monkeypatch.setenv("HUNTHUB_ANALYST_TASKS", "everywhere")
+    with pytest.raises(Exception, match="must be 'driver' or 'cluster'"):
+        HuntHub().analyst_tasks  # noqa: B018

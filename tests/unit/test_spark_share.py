@@ -159,8 +159,10 @@ def test_status_without_dynamic_allocation_or_master():
     assert "Cluster: who holds its cores is unknown (the Spark master's web UI is not known here)" in text
     assert "Dynamic allocation is off: this session keeps its executors as long as it lives" in text
     assert "Running jobs: none" in text
+    # tasks in the analyst's own driver (analyst_tasks = "driver"): nothing held on any cluster
     local = spark_share.status_text(held(doc, "alice", master="local[2]"), None)
-    assert "Cluster: none; a local master" in local
+    assert "Tasks run in this session's own driver, as you, on 2 core(s)" in local
+    assert "Executors held" not in local and "Dynamic allocation" not in local
 
 
 def test_a_log_gets_a_new_waiting_line_every_so_often_and_a_terminal_one_line_in_place():
