@@ -44,7 +44,11 @@ def fresh_state_dir() -> Path:
     return base / "state"
 
 
-TEST_ACCOUNT_PREFIX = "htst-"
+def test_account_prefix() -> str:
+    """`ht<4 hex>-`: a prefix of one test stack's analysts' accounts."""
+    import secrets
+
+    return f"ht{secrets.token_hex(2)}-"
 
 
 def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
@@ -61,8 +65,9 @@ def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
         "HUNTHUB_SPARK_MASTER_WEBUI_PORT": str(master_ui),
         "HUNTHUB_SPARK_WORKER_WEBUI_PORT": str(worker_ui),
         "HUNTHUB_DEMO_DATA_EVENTS": "20000",
-        # analysts' system accounts of a test stack never share names with a real install's (`hunt-`)
-        "HUNTHUB_ACCOUNT_PREFIX": TEST_ACCOUNT_PREFIX,
+        # analysts' system accounts of a test stack never share names with a real install's (`hunt-`), nor with
+        # another test stack's: an install refuses accounts of another (hunthub.spawner.accounts)
+        "HUNTHUB_ACCOUNT_PREFIX": test_account_prefix(),
         "PYTHONUNBUFFERED": "1",
     }
     env.update(extra)

@@ -15,7 +15,7 @@ import pytest
 
 from hunthub import cluster
 from hunthub.processes import alive
-from tests.harness import HUNTHUB, Stack, fresh_state_dir, processes_mentioning, stack_env
+from tests.harness import HUNTHUB, Stack, fresh_state_dir, processes_mentioning, remove_analyst_accounts, stack_env
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +28,7 @@ def run_up(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedPro
 def state():
     s = fresh_state_dir()
     yield s
+    remove_analyst_accounts(s)
     shutil.rmtree(s.parent, ignore_errors=True)
 
 

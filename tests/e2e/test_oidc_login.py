@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 
 from hunthub import identity
 from tests.e2e.browser import browser, screenshot
-from tests.harness import TEST_ACCOUNT_PREFIX, Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
 from tests.oidc_provider import Account, Client, OIDCProvider
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +131,8 @@ def test_analyst_logs_in_through_the_provider_and_tokens_stay_encrypted(oidc_sta
         page.wait_for_url(re.compile(rf"{re.escape(base)}/user/alice/tree.*"), timeout=180_000)
 
         # the hub pinned who alice's kernels run as, with the queue of her provider group
-        pinned = json.loads((identity.IDENTITY_DIR / f"{TEST_ACCOUNT_PREFIX}alice.json").read_text())
+        prefix = stack.env["HUNTHUB_ACCOUNT_PREFIX"]
+        pinned = json.loads((identity.IDENTITY_DIR / f"{prefix}alice.json").read_text())
         assert (pinned["user"], pinned["groups"], pinned["queue"]) == ("alice", ["soc-analysts"], "soc.tier1")
 
         # tokens are in the database only encrypted; the client secret is in no log

@@ -78,7 +78,9 @@ def test_status_and_the_admin_page_show_who_holds_what(hub):
             assert result.returncode == 0, result.stderr
             snap = json.loads(result.stdout)
             row = next((a for a in snap["analysts"] if a["name"] == "hunter"), {})
-            if row.get("cores", 0) > 0 and row["kernels"]["busy"] == 1:
+            # the master grants cores a moment before the worker lists the executor it launches for them
+            running = row.get("executor_memory_mb", 0) > 0 and row.get("pss_by_kind", {}).get("executor", 0) > 0
+            if row.get("cores", 0) > 0 and row["kernels"]["busy"] == 1 and running:
                 break
             time.sleep(3)
         rows = {a["name"]: a for a in snap["analysts"]}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.harness import Stack, fresh_state_dir, stack_env
+from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -43,6 +43,7 @@ def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spar
         raise
     finally:
         code = stack.stop()
+        remove_analyst_accounts(state)
         shutil.rmtree(state.parent, ignore_errors=True)
     assert code == 0, stack.dump_logs()
 

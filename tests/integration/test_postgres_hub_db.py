@@ -15,7 +15,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.harness import Stack, fresh_state_dir, stack_env
+from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
 from tests.postgres import postgres_server
 
 pytestmark = pytest.mark.integration
@@ -153,4 +153,5 @@ def test_hub_keeps_its_state_in_postgres_across_restarts():
                 for s in stacks:
                     s.stop()
     finally:
+        remove_analyst_accounts(state)
         shutil.rmtree(state.parent, ignore_errors=True)
