@@ -296,7 +296,7 @@ def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
     }
     env.update(livy_environment(s))
     env.update(graphistry_environment(s))
-    if s.embedded_cluster:
+    if s.embedded_cluster and tasks == "cluster":  # who holds the cluster's cores: only where sessions use them
         env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://127.0.0.1:{s.spark_master_webui_port}"
     java_home = paths.java_home()
     if java_home:

@@ -140,7 +140,8 @@ def preflight(env=os.environ) -> None:
             "(`hunthub doctor` checks the cluster), then restart this kernel."
         )
     webui = env.get("HUNTHUB_SPARK_MASTER_WEBUI")
-    if webui and _alive_workers(webui) == 0:
+    # a local master (tasks in this driver) needs no worker: a dead one must not keep the analyst from Spark
+    if webui and not master.startswith("local") and _alive_workers(webui) == 0:
         raise SparkUnavailableError(
             f"Spark is not available: the master {master} has no live workers, so no job could run.\n"
             "Ask your hunthub admin (`hunthub doctor`), then restart this kernel."
@@ -284,7 +285,10 @@ def warm_up(spark, tables: list[str], keep_going=lambda: True, executors: bool =
         if before_executor is not None:
             before_executor()
         sc = spark.sparkContext
-        sc.setJobDescription("hunthub: starting an executor for your first query")
+        sc.setJobDescription(
+            "hunthub: warming up for your first query" if sc.master.startswith("local")
+            else "hunthub: starting an executor for your first query"
+        )  # fmt: skip
         try:
             spark.range(0, 1, 1, 1).count()
         except Exception:  # noqa: BLE001

@@ -553,6 +553,7 @@ def test_on_the_embedded_default_an_analysts_tasks_run_in_their_own_driver(setti
     assert props["spark.master"] == "local[2]"  # the analyst's share of cores, as task threads
     assert props["spark.driver.memory"] == "1500m"  # what an executor would have had
     assert not [k for k in props if k.startswith(("spark.dynamicAllocation.", "spark.executor.", "spark.cores."))]
+    assert "HUNTHUB_SPARK_MASTER_WEBUI" not in hubconfig.kernel_environment(s)  # the cluster is not theirs to ask
     # nobody else's account writes the analyst's scratch space
     monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
     c = Config()

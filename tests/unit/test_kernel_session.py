@@ -136,6 +136,12 @@ def test_preflight_fails_when_the_cluster_has_no_live_worker(listening_master, m
     assert "no live workers" in str(e.value)
 
 
+def test_a_session_whose_tasks_run_in_its_driver_needs_no_worker(master_webui):
+    webui, state = master_webui
+    state["workers"] = [{"state": "DEAD"}]
+    session.preflight({"HUNTHUB_SPARK_MASTER": "local[1]", "HUNTHUB_SPARK_MASTER_WEBUI": webui})
+
+
 def test_preflight_passes_with_a_live_worker(listening_master, master_webui):
     webui, state = master_webui
     state["workers"] = [{"state": "ALIVE"}]
