@@ -3,8 +3,8 @@
 On a standalone cluster every analyst's executors run on the worker as one OS account (`hunthub-spark` on the
 embedded one), so one analyst's UDF can read another's scratch and shuffle files. hunthub's embedded default runs
 each kernel's tasks inside its own driver JVM (`local[<analyst_cores>]`), as the analyst. This measures what
-that costs, the contenders in one run, on one embedded cluster (sized like an analyst's share on this machine: 2 worker cores, 1 core and a 1 GB
-executor per analyst) and one dataset:
+that costs, the contenders in one run, on one embedded cluster (sized like an analyst's share on this machine:
+2 worker cores, 1 core and a 1 GB executor per analyst) and one dataset:
 
 - **shared**: the `hunthub-pyspark` kernel with what the hub gives an analyst's server with
   `HuntHub.analyst_tasks = "cluster"` (`kernel_environment(settings, tasks="cluster")`: the cluster's `spark://`
