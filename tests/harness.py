@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -148,6 +150,24 @@ class Stack:
             text = log.read_text(errors="replace").splitlines()[-60:]
             parts.append(f"--- {log.relative_to(self.state_dir)} (last 60 lines) ---\n" + "\n".join(text))
         return "\n".join(parts)
+
+
+@contextlib.contextmanager
+def running_stack(env: dict[str, str], args: list[str] | None = None, timeout: float = 300):
+    """A `hunthub up` that is up for the block (its logs printed when it does not come up); afterwards stopped,
+    with the analysts' accounts it made and its state dir removed."""
+    state = Path(env["HUNTHUB_STATE_DIR"])
+    stack = Stack(env, args)
+    try:
+        stack.wait_up(timeout)
+        yield stack
+    except Exception:
+        print(stack.dump_logs())
+        raise
+    finally:
+        stack.stop()
+        remove_analyst_accounts(state)
+        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def remove_analyst_accounts(state_dir: Path) -> None:

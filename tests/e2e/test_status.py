@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -16,7 +15,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.e2e.browser import browser, screenshot
-from tests.harness import HUNTHUB, Stack, free_port, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import HUNTHUB, free_port, fresh_state_dir, running_stack, stack_env
 from tests.hub_client import HubUser
 
 pytestmark = pytest.mark.e2e
@@ -27,22 +26,13 @@ JOB = "import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(240) or
 
 @pytest.fixture(scope="module")
 def hub():
-    state = fresh_state_dir()
     # on the cluster: the status shows who holds the cluster's cores
     env = stack_env(
-        state, HUNTHUB_STATUS_PORT=str(free_port()), HUNTHUB_DEMO_DATA_EVENTS="5000", HUNTHUB_ANALYST_TASKS="cluster"
-    )
-    stack = Stack(env, ["--demo"])
-    try:
-        stack.wait_up()
+        fresh_state_dir(), HUNTHUB_STATUS_PORT=str(free_port()), HUNTHUB_DEMO_DATA_EVENTS="5000",
+        HUNTHUB_ANALYST_TASKS="cluster",
+    )  # fmt: skip
+    with running_stack(env, ["--demo"]) as stack:
         yield stack
-    except Exception:
-        print(stack.dump_logs())
-        raise
-    finally:
-        stack.stop()
-        remove_analyst_accounts(state)
-        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def hunthub_status(stack, *args) -> subprocess.CompletedProcess:

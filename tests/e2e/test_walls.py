@@ -12,13 +12,12 @@ import json
 import os
 import pwd
 import secrets
-import shutil
 import socket
 from pathlib import Path
 
 import pytest
 
-from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import fresh_state_dir, running_stack, stack_env
 from tests.hub_client import HubUser
 
 pytestmark = [
@@ -37,20 +36,10 @@ SECRETS = {
 @pytest.fixture(scope="module", params=["driver", "cluster"])
 def hub(request):
     """A stack whose analysts' tasks run in their own drivers (the embedded default), or on the cluster."""
-    state = fresh_state_dir()
-    env = stack_env(state, HUNTHUB_DEMO_DATA_EVENTS="5000", HUNTHUB_ANALYST_TASKS=request.param, **SECRETS)
-    stack = Stack(env, ["--demo"])
-    stack.mode = request.param
-    try:
-        stack.wait_up()
+    env = stack_env(fresh_state_dir(), HUNTHUB_DEMO_DATA_EVENTS="5000", HUNTHUB_ANALYST_TASKS=request.param, **SECRETS)
+    with running_stack(env, ["--demo"]) as stack:
+        stack.mode = request.param
         yield stack
-    except Exception:
-        print(stack.dump_logs())
-        raise
-    finally:
-        stack.stop()
-        remove_analyst_accounts(state)
-        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 import uuid
 
@@ -18,7 +17,7 @@ import requests
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from tests.harness import Stack, free_ports, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import Stack, free_ports, fresh_state_dir, running_stack, stack_env
 from tests.livy_standin import LivyStandIn
 
 USER = "lena"
@@ -40,17 +39,8 @@ def livy_stack(livy):
         HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{dead_master}", HUNTHUB_WARM_DRIVER="0",
         HUNTHUB_DEMO_DATA_EVENTS="0",
     )  # fmt: skip
-    s = Stack(env, ["--demo"])
-    try:
-        s.wait_up(180)
+    with running_stack(env, ["--demo"], timeout=180) as s:
         yield s
-    except AssertionError:
-        print(s.dump_logs())
-        raise
-    finally:
-        s.stop()
-        remove_analyst_accounts(state)
-        shutil.rmtree(state.parent, ignore_errors=True)
 
 
 def analyst_token(stack: Stack, user: str) -> str:
