@@ -271,6 +271,9 @@ def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
         # the analyst's tasks run in their driver, so it gets the memory an executor would have had
         master = f"local[{s.analyst_cores}]"
         conf["spark.driver.memory"] = s.executor_memory
+        # an idle driver's heap shrinks only after a full GC (see hunthub.driver_jvm), which Spark forces every
+        # 30 min by default
+        conf["spark.cleaner.periodicGC.interval"] = "60s"
     else:
         master = s.master_url
         conf.update({
@@ -405,7 +408,10 @@ def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> N
     c.HuntHubDockerSpawner.remove = True  # the home is a volume: containers are disposable
     c.HuntHubDockerSpawner.use_internal_ip = True
     c.HuntHubDockerSpawner.name_prefix = s.docker_prefix
-    c.HuntHubDockerSpawner.spark_containers = [names.master, *(names.worker(i) for i in range(1, s.docker_workers + 1))]
+    c.HuntHubDockerSpawner.tasks_in_container = s.analyst_tasks == "driver"
+    if s.analyst_tasks == "cluster":
+        workers = (names.worker(i) for i in range(1, s.docker_workers + 1))
+        c.HuntHubDockerSpawner.spark_containers = [names.master, *workers]
     warehouse = catalog.local_path(s.warehouse)
     c.HuntHubDockerSpawner.warehouse_dir = str(warehouse) if warehouse else ""
     c.HuntHubDockerSpawner.catalog_file = s.catalog_path

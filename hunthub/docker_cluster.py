@@ -1,5 +1,7 @@
 """Spark as containers, for `hunthub up --spawner docker`: one master and N workers from the `hunthub-spark` image,
-which the analyst image is built on, so drivers and executors never differ in Python or Spark.
+which the analyst image is built on, so drivers and executors never differ in Python or Spark. Only where analysts'
+tasks run on the cluster (HuntHub.analyst_tasks = `cluster`); by default they run in each analyst's own container
+and no Spark container starts.
 
 Networks: analysts' containers get one network each (see hunthub.spawner.docker), which the master and every
 worker join, so no two analysts share a network. A Spark daemon binds to the address its own name resolves to;
@@ -133,6 +135,8 @@ def start(s: HuntHub, progress: Callable[[str], None] = lambda msg: None) -> Non
     scratch = scratch_root(s)
     scratch.mkdir(parents=True, exist_ok=True)
     scratch.chmod(0o711)
+    if s.analyst_tasks == "driver":
+        return  # every analyst's tasks run in their own container (see hunthub.spawner.docker): no shared worker
     progress(f"master container {names.master} ...")
     _spark_container(
         c, s, names.master, ["master"], {"SPARK_MASTER_HOST": names.master},

@@ -27,6 +27,8 @@ def check_cluster(s: HuntHub, running: dict[str, int]) -> checks.Check:
     if s.spawner == "docker":
         from hunthub import docker_cluster
 
+        if s.analyst_tasks == "driver":
+            return checks.Check("Cluster", True, "Spark runs in each analyst's own container (no cluster containers)")
         try:
             workers = cluster.alive_workers(docker_cluster.master_state(s))
         except (OSError, ValueError):
@@ -62,7 +64,8 @@ def check_executor_accounts(s: HuntHub) -> checks.Check:
 
     name = "Executor accounts"
     if s.analyst_tasks == "driver":
-        return checks.Check(name, True, "each analyst's Spark tasks run in their own driver, as their own account")
+        where = "in their own container" if s.spawner == "docker" else "as their own account"
+        return checks.Check(name, True, f"each analyst's Spark tasks run in their own driver, {where}")
     if s.spawner == "docker":
         detail = "analysts' executors run in shared worker containers, as one account"
     elif s.embedded_cluster:

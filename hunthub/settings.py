@@ -401,7 +401,9 @@ class HuntHub(Configurable):
         return _env("DOCKER_IMAGE_TAG", __version__)
 
     docker_workers = Integer(
-        2, help="Spark worker containers `hunthub up --spawner docker` starts (standing in for worker hosts)."
+        2,
+        help="""Spark worker containers `hunthub up --spawner docker` starts (standing in for worker hosts) when
+        analysts' tasks run on the cluster (`analyst_tasks` = `cluster`); none otherwise.""",
     ).tag(config=True)
 
     docker_worker_cores = Integer(
@@ -494,15 +496,17 @@ class HuntHub(Configurable):
         ["driver", "cluster"],
         help="""Where an analyst's Spark tasks (their queries, their UDFs) run.
         `driver`: inside the analyst's own driver JVM (Spark's local mode, `analyst_cores` task threads), under the
-        analyst's own OS account (or in their container): no other analyst's code runs beside it, so what one
-        analyst's tasks write (scratch results, shuffle and spill files) no other analyst's code can read, and no
-        executor JVM has to start before a first query.
+        analyst's own OS account, or in their own container with the docker spawner: no other analyst's code runs
+        beside it, so what one analyst's tasks write (scratch results, shuffle and spill files) no other analyst's
+        code can read, and no executor JVM has to start before a first query. With the docker spawner no Spark
+        containers start at all: the container's limits are the analyst's whole share.
         `cluster`: on the cluster's executors. Its cores are shared out between analysts (dynamic allocation, a
         waiting line on a full cluster, idle sessions yielding), but a standalone cluster runs every application's
         executors under its own account (the embedded worker as `hunthub-spark`), so analysts' tasks can read
-        what each other's write; YARN with Kerberos runs them as the analyst.
-        Default: `driver` with the embedded cluster and local servers, else `cluster`. `hunthub ingest` always runs
-        on the cluster. Env: HUNTHUB_ANALYST_TASKS.""",
+        what each other's write (with the docker spawner: the shared worker containers); YARN with Kerberos runs
+        them as the analyst.
+        Default: `driver` with the embedded cluster (local processes or containers), else `cluster`. `hunthub
+        ingest` always runs on the cluster. Env: HUNTHUB_ANALYST_TASKS.""",
     ).tag(config=True)
 
     @default("analyst_tasks")
@@ -510,7 +514,7 @@ class HuntHub(Configurable):
         given = _env("ANALYST_TASKS")
         if given and given not in ("driver", "cluster"):  # defaults skip the Enum's own check
             raise TraitError(f"HUNTHUB_ANALYST_TASKS must be 'driver' or 'cluster', not {given!r}")
-        return given or ("driver" if self.embedded_cluster and self.spawner == "local" else "cluster")
+        return given or ("driver" if self.embedded_cluster else "cluster")
 
     analyst_cores = Integer(
         help="""Cores one analyst's session may use: its task threads in its own driver (`analyst_tasks` =

@@ -1,13 +1,18 @@
 """`hunthub-docker`: each analyst's notebook server in a container of its own.
 
 On top of DockerSpawner:
-- isolation: every analyst's container sits on a network of its own, which only the Spark master and workers
-  (and, from the host, the hub and proxy) also reach; analysts never share a network, so they cannot reach each
-  other's servers. The hub's database stays on the host's loopback, which containers cannot reach;
+- isolation: every analyst's container sits on a network of its own, which (from the host) only the hub and
+  proxy reach, and the Spark master and workers when tasks run on them; analysts never share a network, so they
+  cannot reach each other's servers. The hub's database stays on the host's loopback, which containers cannot
+  reach;
 - hardening: the image is the admin's (a request for another one is a 400), the `analyst` user (non-root), all
   capabilities dropped, no-new-privileges, memory, CPU and process limits, no Docker socket inside;
-- Spark in client mode from inside the container: the driver advertises the container's name (which the workers
-  resolve on the analyst's network), binds every interface, and uses fixed driver and block-manager ports;
+- Spark, with `tasks_in_container` (the default of `hunthub up --spawner docker`): the analyst's tasks run in
+  their driver, inside this container and its limits, and every Spark port listens on the container's loopback
+  only; nothing else joins the analyst's network, and the scratch space is mounted into this container alone.
+  Without it (tasks on the Spark worker containers, which every analyst's executors share), the driver advertises
+  the container's name (which the workers resolve on the analyst's network), binds every interface, and uses
+  fixed driver and block-manager ports;
 - data: the home is a named volume per analyst (it outlives the container), the warehouse is mounted read-only
   and the analyst's scratch space read-write, at the same paths as in the workers' containers;
 - identity: the hub's identity file (hunthub.identity) is mounted read-only where kernels look for it.
@@ -20,7 +25,7 @@ import os
 from pathlib import Path
 
 from dockerspawner import DockerSpawner
-from traitlets import Dict, Integer, List, Unicode, default
+from traitlets import Bool, Dict, Integer, List, Unicode, default
 
 from hunthub import docker_cluster, identity
 from hunthub.hub.usernames import path_component
@@ -36,10 +41,18 @@ class HuntHubDockerSpawner(DockerSpawner):
         help="""Prefix of this hub's containers, networks and volumes: `<prefix>-analyst-<user>`,
         `<prefix>-u-<user>` (the analyst's network) and `<prefix>-home-<user>` (their home).""",
     )
+    tasks_in_container = Bool(
+        True,
+        config=True,
+        help="""Whether analysts' Spark tasks run in their own container (a local master, HuntHub.analyst_tasks =
+        `driver`): then the driver listens on the container's loopback only and nobody else's executors write the
+        scratch space. False: on the Spark worker containers (`spark_containers`).""",
+    )
     spark_containers = List(
         Unicode(),
         config=True,
-        help="Spark master and worker containers joined to every analyst's network, so executors reach drivers.",
+        help="""Spark master and worker containers joined to every analyst's network, so executors reach drivers
+        (only when tasks do not run in the analyst's container).""",
     )
     warehouse_dir = Unicode(config=True, help="Host folder of the warehouse, mounted read-only.")
     catalog_file = Unicode(config=True, help="Host path of the dataset catalog, mounted read-only.")
@@ -76,14 +89,16 @@ class HuntHubDockerSpawner(DockerSpawner):
         env["HOME"] = HOME
         env["HUNTHUB_WAREHOUSE"] = f"file://{docker_cluster.WAREHOUSE}"
         env["HUNTHUB_CATALOG"] = docker_cluster.CATALOG
-        env["HUNTHUB_DRIVER_HOST"] = self.object_name
-        env["HUNTHUB_DRIVER_BIND_ADDRESS"] = "0.0.0.0"  # noqa: S104 - inside the container, on its own network
-        env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://{self._names().master}:8080"
-        conf = json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}")
-        conf.update(
-            {"spark.driver.port": str(self.driver_port), "spark.blockManager.port": str(self.block_manager_port)}
-        )
-        env["HUNTHUB_SPARK_CONF"] = json.dumps(conf, sort_keys=True)
+        if not self.tasks_in_container:
+            # executors in the worker containers connect back to the driver, by the container's name
+            env["HUNTHUB_DRIVER_HOST"] = self.object_name
+            env["HUNTHUB_DRIVER_BIND_ADDRESS"] = "0.0.0.0"  # noqa: S104 - inside the container, on its own network
+            env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://{self._names().master}:8080"
+            conf = json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}")
+            conf.update(
+                {"spark.driver.port": str(self.driver_port), "spark.blockManager.port": str(self.block_manager_port)}
+            )
+            env["HUNTHUB_SPARK_CONF"] = json.dumps(conf, sort_keys=True)
         if self.scratch_root:
             env["HUNTHUB_SCRATCH"] = f"file://{docker_cluster.SCRATCH}/{self.user.name}"
         queue = self.spark_queue
@@ -102,9 +117,13 @@ class HuntHubDockerSpawner(DockerSpawner):
         if self.scratch_root:
             scratch = Path(self.scratch_root) / path_component(self.user.name)
             scratch.mkdir(parents=True, exist_ok=True)
-            # the analyst (driver) owns it; executors (the spark user) write into it through the group
-            os.chown(scratch, docker_cluster.ANALYST_UID, docker_cluster.SPARK_UID)
-            scratch.chmod(0o2770)
+            if self.tasks_in_container:
+                os.chown(scratch, docker_cluster.ANALYST_UID, docker_cluster.ANALYST_UID)
+                scratch.chmod(0o700)
+            else:
+                # the analyst (driver) owns it; executors (the spark user) write into it through the group
+                os.chown(scratch, docker_cluster.ANALYST_UID, docker_cluster.SPARK_UID)
+                scratch.chmod(0o2770)
             rw[str(scratch)] = f"{docker_cluster.SCRATCH}/{path_component(self.user.name)}"
         if self.identity_root:
             folder = Path(self.identity_root) / path_component(self.user.name)
@@ -123,7 +142,7 @@ class HuntHubDockerSpawner(DockerSpawner):
         net = docker_cluster.ensure_network(c, network, {docker_cluster.LABEL: self.name_prefix})
         net.reload()
         joined = {x["Name"] for x in net.attrs.get("Containers", {}).values()}
-        for name in self.spark_containers:
+        for name in [] if self.tasks_in_container else self.spark_containers:
             if name not in joined:
                 net.connect(name)
         self.network_name = network
@@ -132,9 +151,10 @@ class HuntHubDockerSpawner(DockerSpawner):
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
             "pids_limit": self.pids_limit,
-            # executors (the spark user's group) write into the scratch space beside the analyst
-            "group_add": [str(docker_cluster.SPARK_UID)],
         }
+        if not self.tasks_in_container:
+            # executors (the spark user's group) write into the scratch space beside the analyst
+            self.extra_host_config["group_add"] = [str(docker_cluster.SPARK_UID)]
         self.extra_create_kwargs = {
             "user": CONTAINER_USER, "working_dir": HOME, "hostname": self.object_name,
             # `hunthub up` removes whatever carries its label when it stops, even after a hub crash

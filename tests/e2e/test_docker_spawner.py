@@ -1,5 +1,7 @@
-"""Per-analyst containers against a real Docker engine: `hunthub up --spawner docker` starts Spark's master and two
-workers as containers and spawns analysts as containers from hunthub's images.
+"""Per-analyst containers against a real Docker engine: `hunthub up --spawner docker` with analysts' tasks on the
+cluster (HuntHub.analyst_tasks = `cluster`; by default they run in each analyst's own container, see
+test_docker_walls) starts Spark's master and two workers as containers and spawns analysts as containers from
+hunthub's images.
 
 Two analysts start at once; each runs a PySpark job whose executors run in the worker containers. A cannot reach
 B's container nor the hub's database port (while reaching the hub itself); the container runs as non-root with no
@@ -37,7 +39,7 @@ def docker_stack():
     with postgres_server() as db_url:
         env = stack_env(
             state, HUNTHUB_SPAWNER="docker", HUNTHUB_DOCKER_PREFIX=prefix, HUNTHUB_DB_URL=db_url,
-            HUNTHUB_DEMO="1",
+            HUNTHUB_DEMO="1", HUNTHUB_ANALYST_TASKS="cluster",
         )  # fmt: skip
         stack = Stack(env)
         stack.prefix, stack.db_port = prefix, int(db_url.rsplit(":", 1)[1].split("/")[0])

@@ -38,8 +38,23 @@ def test_hub_listens_where_containers_reach_it_and_nowhere_else(settings):
     assert c.JupyterHub.hub_bind_url == f"http://172.17.0.1:{s.hub_port}"
 
 
-def test_spark_containers_join_every_analysts_network(settings):
-    _, c = docker_config(settings)
+def test_by_default_tasks_run_in_the_analysts_own_container_on_its_loopback(settings):
+    s, c = docker_config(settings, analyst_cores=1)
+    assert s.analyst_tasks == "driver"
+    spawner = spawner_for(c)
+    assert spawner.tasks_in_container and spawner.spark_containers == []  # nothing joins the analyst's network
+    env = spawner.container_env(c.Spawner.environment)
+    assert env["HUNTHUB_SPARK_MASTER"] == "local[1]"
+    # the driver binds the container's loopback (hunthub.kernels.session), so no address, port or master UI
+    assert not {"HUNTHUB_DRIVER_HOST", "HUNTHUB_DRIVER_BIND_ADDRESS", "HUNTHUB_SPARK_MASTER_WEBUI"} & set(env)
+    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    assert "spark.driver.port" not in conf and "spark.blockManager.port" not in conf
+    assert env["HUNTHUB_SCRATCH"] == f"file://{docker_cluster.SCRATCH}/alice"
+
+
+def test_with_tasks_on_the_cluster_spark_containers_join_every_analysts_network(settings):
+    _, c = docker_config(settings, analyst_tasks="cluster")
+    assert not spawner_for(c).tasks_in_container
     assert spawner_for(c).spark_containers == [
         "hh-spark-master", "hh-spark-worker-1", "hh-spark-worker-2", "hh-spark-worker-3"
     ]  # fmt: skip
@@ -47,7 +62,7 @@ def test_spark_containers_join_every_analysts_network(settings):
 
 
 def test_container_environment_uses_the_images_paths_and_fixed_driver_ports(settings):
-    _, c = docker_config(settings, spark_conf={"spark.sql.shuffle.partitions": "8"})
+    _, c = docker_config(settings, spark_conf={"spark.sql.shuffle.partitions": "8"}, analyst_tasks="cluster")
     spawner = spawner_for(c)
     env = spawner.container_env(c.Spawner.environment)
     for host_path in ("SPARK_HOME", "JAVA_HOME", "PYSPARK_PYTHON"):

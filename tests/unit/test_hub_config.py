@@ -552,6 +552,8 @@ def test_on_the_embedded_default_an_analysts_tasks_run_in_their_own_driver(setti
     props = session_props(s)
     assert props["spark.master"] == "local[2]"  # the analyst's share of cores, as task threads
     assert props["spark.driver.memory"] == "1500m"  # what an executor would have had
+    assert props["spark.cleaner.periodicGC.interval"] == "60s"  # an idle driver's heap shrinks back
+    assert settings(spawner="docker").analyst_tasks == "driver"  # in the analyst's own container
     assert not [k for k in props if k.startswith(("spark.dynamicAllocation.", "spark.executor.", "spark.cores."))]
     assert "HUNTHUB_SPARK_MASTER_WEBUI" not in hubconfig.kernel_environment(s)  # the cluster is not theirs to ask
     # nobody else's account writes the analyst's scratch space
@@ -571,7 +573,7 @@ def test_tasks_run_on_the_cluster_by_default_elsewhere_and_ingest_always_does(se
     from hunthub.settings import HuntHub
 
     assert settings(spark_master="spark://x:7077").analyst_tasks == "cluster"
-    assert settings(spawner="docker").analyst_tasks == "cluster"
+    assert settings(spawner="docker", spark_master="spark://x:7077").analyst_tasks == "cluster"
     s = settings(spark_master_port=7188)
     assert ingest_session.ingest_environment(s)["HUNTHUB_SPARK_MASTER"] == "spark://127.0.0.1:7188"
     monkeypatch.setenv("HUNTHUB_ANALYST_TASKS", "everywhere")
