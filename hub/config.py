@@ -274,6 +274,10 @@ def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
         # an idle driver's heap shrinks only after a full GC (see hunthub.driver_jvm), which Spark forces every
         # 30 min by default
         conf["spark.cleaner.periodicGC.interval"] = "60s"
+        # the driver's RPC and block manager answer only connections that hold its secret, which Spark makes per
+        # application for local masters and keeps in the JVM: other local accounts can no longer talk to them.
+        # (The UI is not covered: see README, What separates analysts.)
+        conf["spark.authenticate"] = "true"
     else:
         master = s.master_url
         conf.update({
@@ -283,6 +287,9 @@ def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
             **embedded_executor_options(s),
             **executor_allocation(s),
         })  # fmt: skip
+    if s.spawner != "docker":
+        # drivers' UIs listen on loopback, which every local account reaches: none may stop another's jobs there
+        conf["spark.ui.killEnabled"] = "false"
     conf.update(s.spark_conf)
     env = {
         "HUNTHUB_SPARK_MASTER": master,

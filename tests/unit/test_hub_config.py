@@ -553,6 +553,8 @@ def test_on_the_embedded_default_an_analysts_tasks_run_in_their_own_driver(setti
     assert props["spark.master"] == "local[2]"  # the analyst's share of cores, as task threads
     assert props["spark.driver.memory"] == "1500m"  # what an executor would have had
     assert props["spark.cleaner.periodicGC.interval"] == "60s"  # an idle driver's heap shrinks back
+    assert props["spark.authenticate"] == "true"  # only this driver holds its secret
+    assert props["spark.ui.killEnabled"] == "false"  # other local accounts reach the UI on loopback
     assert settings(spawner="docker").analyst_tasks == "driver"  # in the analyst's own container
     assert not [k for k in props if k.startswith(("spark.dynamicAllocation.", "spark.executor.", "spark.cores."))]
     assert "HUNTHUB_SPARK_MASTER_WEBUI" not in hubconfig.kernel_environment(s)  # the cluster is not theirs to ask
