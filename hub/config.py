@@ -426,13 +426,21 @@ def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> N
     c.HuntHubDockerSpawner.identity_root = str(s.state / "identity")
     c.HuntHubDockerSpawner.spark_queues = dict(s.spark_queues)
     c.HuntHubDockerSpawner.spark_default_queue = s.spark_default_queue
-    c.HuntHubDockerSpawner.mem_limit = s.docker_mem_limit
-    c.HuntHubDockerSpawner.cpu_limit = s.docker_cpu_limit
-    c.HuntHubDockerSpawner.pids_limit = s.docker_pids_limit
+    apply_analyst_limits(c.HuntHubDockerSpawner, s)
     c.HuntHubDockerSpawner.notebook_dir = "/home/analyst"
     c.Spawner.environment = kernel_environment(s)
     if s.analyst_tasks == "cluster":
         c.Spawner.environment["HUNTHUB_SPARK_MASTER"] = f"spark://{names.master}:7077"
+
+
+def apply_analyst_limits(spawner_config, s: HuntHub) -> None:
+    """What one analyst's server may use with all it starts: enforced by the container (docker spawner) or by a
+    cgroup of the analyst's own (local spawner, as root: hunthub.analyst_limits)."""
+    if s.analyst_memory_limit:
+        spawner_config.mem_limit = s.analyst_memory_limit
+    if s.analyst_cpu_limit:
+        spawner_config.cpu_limit = s.analyst_cpu_limit
+    spawner_config.pids_limit = s.analyst_pids_limit
 
 
 def apply_spawner(c: Config, s: HuntHub) -> None:
@@ -457,6 +465,7 @@ def apply_spawner(c: Config, s: HuntHub) -> None:
             c.HuntHubLocalSpawner.scratch_writers = [cluster.SPARK_USER]
     c.HuntHubLocalSpawner.spark_queues = dict(s.spark_queues)
     c.HuntHubLocalSpawner.spark_default_queue = s.spark_default_queue
+    apply_analyst_limits(c.HuntHubLocalSpawner, s)
     if s.graphistry_server:
         c.HuntHubLocalSpawner.graphistry_personal_key_id = s.graphistry_personal_key_id
         c.HuntHubLocalSpawner.graphistry_personal_key_secret_file = s.graphistry_personal_key_secret_file

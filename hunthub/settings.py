@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
-from traitlets import Bool, Dict, Enum, Float, Integer, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Integer, List, TraitError, Unicode, default, observe, validate
 from traitlets.config import Config, Configurable, PyFileConfigLoader
 
 SYSTEM_CONFIG = "/etc/hunthub/hunthub_config.py"
@@ -420,13 +421,40 @@ class HuntHub(Configurable):
         config=True
     )
 
-    docker_mem_limit = Unicode("3G", help="Memory limit of each analyst's container.").tag(config=True)
+    analyst_memory_limit = Unicode(
+        "4G",
+        help="""Memory one analyst's server may use with everything it starts (kernels, Spark drivers and their
+        tasks, Python workers), page cache included: their container's limit with the docker spawner, a cgroup of
+        their own with the local one as root (hunthub.analyst_limits). Past it the kernel's OOM killer stops the
+        biggest process of the analyst (usually a driver), never another analyst's. A driver with its tasks needs
+        `executor_memory` of heap plus some 300 MB; leave room for a second kernel. Empty: no limit.""",
+    ).tag(config=True)
 
-    docker_cpu_limit = Float(1.0, help="CPU limit (cores) of each analyst's container.").tag(config=True)
+    analyst_cpu_limit = Float(
+        help="""Cores one analyst's server may use at once, with everything it starts (container limit or cgroup,
+        as analyst_memory_limit). Default: `analyst_cores`, the task threads a session gets. 0: no limit."""
+    ).tag(config=True)
 
-    docker_pids_limit = Integer(1024, help="Process limit of each analyst's container (fork bombs stop there).").tag(
-        config=True
-    )
+    @default("analyst_cpu_limit")
+    def _default_analyst_cpu_limit(self):
+        return float(self.analyst_cores)
+
+    analyst_pids_limit = Integer(
+        2048,
+        help="""Processes and threads one analyst's server may run at once with everything it starts (fork bombs
+        stop there). A Spark driver JVM alone runs 100-200 threads. 0: no limit.""",
+    ).tag(config=True)
+
+    # the names these had while only the docker spawner enforced them
+    docker_mem_limit = Unicode(help="Deprecated: analyst_memory_limit.").tag(config=True)
+    docker_cpu_limit = Float(help="Deprecated: analyst_cpu_limit.").tag(config=True)
+    docker_pids_limit = Integer(help="Deprecated: analyst_pids_limit.").tag(config=True)
+
+    @observe("docker_mem_limit", "docker_cpu_limit", "docker_pids_limit")
+    def _deprecated_docker_limit(self, change):
+        new = {"docker_mem_limit": "analyst_memory_limit"}.get(change.name, change.name.replace("docker", "analyst"))
+        warnings.warn(f"HuntHub.{change.name} is deprecated: use HuntHub.{new}", DeprecationWarning, stacklevel=2)
+        setattr(self, new, change.new)
 
     @property
     def analyst_image(self) -> str:

@@ -97,7 +97,8 @@ def start_cluster(sup: Supervisor, s: HuntHub) -> None:
 def start_docker_cluster(s: HuntHub) -> None:
     if s.analyst_tasks == "driver":
         say(f"[2/4] Spark {paths.spark_version()} in each analyst's own container ({s.analyst_image}), within its "
-            f"limits ({s.docker_cpu_limit:g} CPU, {s.docker_mem_limit}): no cluster containers")  # fmt: skip
+            f"limits ({s.analyst_cpu_limit:g} CPU, {s.analyst_memory_limit or 'no memory limit'}): no cluster "
+            "containers")  # fmt: skip
     else:
         say(f"[2/4] Spark {paths.spark_version()} as containers ({s.spark_image}): a master and {s.docker_workers} "
             f"worker(s) with {s.docker_worker_cores} core(s) each ...")  # fmt: skip

@@ -3,6 +3,8 @@
 Run as root (the embedded default), every analyst gets a system account of their own (`hunt-<name>`, created
 on first spawn, no login shell, no password) and a 0700 home, so analysts cannot read each other's work.
 The prefix keeps hub names from ever mapping onto existing system accounts (`root`, `daemon`, ...).
+As root, each analyst's server also runs in a cgroup of its own that enforces `cpu_limit`, `mem_limit` and
+`pids_limit` on it and on everything it starts (hunthub.analyst_limits), so that one analyst cannot take the host.
 Run as a normal user, all analysts share that one account: fine for a demo on a laptop, not for a team.
 """
 
@@ -17,9 +19,9 @@ import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from traitlets import Bool, Dict, List, Unicode, default
+from traitlets import Bool, Dict, Integer, List, Unicode, default
 
-from hunthub import acl, identity
+from hunthub import acl, analyst_limits, identity
 from hunthub.hub.usernames import path_component
 from hunthub.spawner import accounts, graphistry_keys
 from hunthub.spawner.seed import seed
@@ -80,6 +82,20 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
     graphistry_keys_dir = Unicode(
         "", config=True, help="Directory of per-analyst Graphistry keys, `<hub user>.json` (see graphistry_keys)."
     )
+
+    pids_limit = Integer(
+        0,
+        min=0,
+        config=True,
+        help="""Most processes and threads the analyst's server and everything it starts may run at once; 0: no
+        limit. Threads count: a Spark driver JVM alone runs 100-200, so leave room (e.g. 2000). Enforced, like
+        mem_limit and cpu_limit, when the hub runs as root with per-analyst accounts (hunthub.analyst_limits).""",
+    )
+
+    # one warning per hub process, not per spawn, when this host cannot cap analysts (e.g. a container)
+    _caps_unavailable_warned = False
+    # the cgroup.procs files the next server process joins (analyst_limits.join); empty: it runs uncapped
+    _cgroup_procs: tuple[bytes, ...] = ()
 
     @default("create_system_users")
     def _default_create_system_users(self):
@@ -185,9 +201,59 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
             return
         acl.grant_rwx(scratch, [account.pw_name, *self.scratch_writers])
 
+    @property
+    def caps_enforced(self) -> bool:
+        """Whether this spawner puts the analyst's server in a capped cgroup: as root with per-analyst accounts
+        only (without them all analysts share one account anyway, and a non-root hub cannot move processes)."""
+        return self.create_system_users and os.geteuid() == 0
+
+    def apply_limits(self) -> None:
+        """Create or update the analyst's cgroup with their caps, for the server process to join as it starts.
+        Never fails the spawn: without cgroups (or when the kernel refuses) the server runs uncapped, with a
+        warning."""
+        self._cgroup_procs = ()
+        if not self.caps_enforced or not (self.cpu_limit or self.mem_limit or self.pids_limit):
+            return
+        reason = analyst_limits.unavailable()
+        if reason:
+            if not HuntHubLocalSpawner._caps_unavailable_warned:
+                HuntHubLocalSpawner._caps_unavailable_warned = True
+                self.log.warning("Analysts' servers run without CPU, memory and process caps: %s", reason)
+            return
+        try:
+            self._cgroup_procs = analyst_limits.apply(
+                self.system_user, cpu=self.cpu_limit, memory=self.mem_limit, pids=self.pids_limit
+            )
+        except (OSError, ValueError) as e:
+            self.log.warning("%s's server runs without CPU, memory and process caps: %s", self.user.name, e)
+
+    def release_limits(self) -> None:
+        """Remove the analyst's cgroup once their server stopped, unless something still runs in it."""
+        if not self.caps_enforced or analyst_limits.unavailable():
+            return
+        try:
+            if not analyst_limits.remove(self.system_user):
+                self.log.warning(
+                    "%s's cgroup is kept, with its caps: processes outlived their server (e.g. a kernel)",
+                    self.user.name,
+                )
+        except (OSError, ValueError) as e:
+            self.log.warning("Could not remove %s's cgroup: %s", self.user.name, e)
+
     def make_preexec_fn(self, name):
         if self.create_system_users:
-            return set_user_setuid(self.system_user)
+            drop_privileges = set_user_setuid(self.system_user)
+            procs = self._cgroup_procs
+            if not procs:
+                return drop_privileges
+
+            def preexec():
+                # joining first: once it runs as the analyst, the process may no longer move itself; a failure
+                # here fails the spawn rather than leaving a server uncapped that apply_limits said was capped
+                analyst_limits.join(procs)
+                drop_privileges()
+
+            return preexec
         home = str(self.home_dir)
         return lambda: os.chdir(home)
 
@@ -223,7 +289,9 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
                 "each other's homes (demo only; run as root for per-analyst accounts).",
                 self.system_user,
             )
-        await asyncio.get_running_loop().run_in_executor(None, self.prepare_home)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.prepare_home)
+        await loop.run_in_executor(None, self.apply_limits)
         self.pin_identity()
         return await super().start()
 
@@ -231,3 +299,4 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         await super().stop(now=now)
         if self.create_system_users:
             identity.remove(self.system_user)
+        await asyncio.get_running_loop().run_in_executor(None, self.release_limits)

@@ -123,8 +123,9 @@ def test_two_analysts_run_spark_on_the_worker_containers_in_isolation(docker_sta
         assert info["Config"]["User"] == "analyst"
         assert info["HostConfig"]["CapDrop"] == ["ALL"]
         assert "no-new-privileges" in info["HostConfig"]["SecurityOpt"]
-        assert info["HostConfig"]["Memory"] == 3 * 1024**3
-        assert info["HostConfig"]["CpuQuota"] == 100_000 and info["HostConfig"]["PidsLimit"] == 1024
+        assert info["HostConfig"]["Memory"] == 4 * 1024**3  # HuntHub.analyst_memory_limit's default
+        assert info["HostConfig"]["CpuQuota"] == int(s.analyst_cpu_limit * 100_000)
+        assert info["HostConfig"]["PidsLimit"] == 2048
         code, out = exec_in(
             names.analyst("ana"),
             "import os; s = open('/proc/self/status').read(); print(os.getuid(), [l.split()[1] for l in "

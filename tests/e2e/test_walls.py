@@ -193,3 +193,32 @@ def test_an_analysts_tasks_cannot_list_read_or_write_another_analysts_scratch(hu
         assert not (theirs / "planted.txt").exists()
     finally:
         other.stop_server()
+
+
+def test_an_analysts_server_and_all_it_started_run_within_their_caps(hub, analyst):
+    from hunthub import analyst_limits
+
+    reason = analyst_limits.unavailable()
+    if reason:
+        pytest.skip(f"this host cannot cap analysts: {reason}")
+    _, seen = analyst
+    account = pwd.getpwuid(seen["uid"]).pw_name
+    caps = analyst_limits.limits_of(account)
+    assert caps is not None, f"no cgroup for {account}"
+    assert caps.memory == 4 * 1024**3 and caps.pids == 2048, caps  # the defaults (HuntHub.analyst_*_limit)
+    assert caps.cpu and caps.cpu >= 1, caps
+    assert caps.memory_used > 100 * 1024**2, caps  # the server, the kernel and its driver JVM are counted there
+    # every process of the analyst's account (server, kernel, driver JVM, Python workers) is in that group
+    outside = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if not proc.name.isdigit() or proc_uid(int(proc.name)) != seen["uid"]:
+                continue
+            groups = (proc / "cgroup").read_text()
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, not yet reaped: it holds nothing, and the kernel no longer says its group
+        except OSError:
+            continue
+        if f"/{analyst_limits.PARENT}/{account}" not in groups:
+            outside.append(f"{proc.name}: {cmdline(int(proc.name))[:200]}")
+    assert outside == [], "processes of the analyst outside their caps:\n" + "\n".join(outside)

@@ -22,7 +22,7 @@ def docker_config(settings, **traits):
 
 
 def test_containers_get_the_admins_image_and_limits(settings):
-    s, c = docker_config(settings, docker_mem_limit="2G", docker_cpu_limit=0.5, docker_pids_limit=256)
+    s, c = docker_config(settings, analyst_memory_limit="2G", analyst_cpu_limit=0.5, analyst_pids_limit=256)
     assert c.JupyterHub.spawner_class == "hunthub-docker"
     spawner = spawner_for(c)
     assert spawner.image == s.analyst_image == f"hunthub-analyst:{s.docker_image_tag}"

@@ -581,3 +581,23 @@ def test_tasks_run_on_the_cluster_by_default_elsewhere_and_ingest_always_does(se
     monkeypatch.setenv("HUNTHUB_ANALYST_TASKS", "everywhere")
     with pytest.raises(Exception, match="must be 'driver' or 'cluster'"):
         HuntHub().analyst_tasks  # noqa: B018
+
+
+def test_what_one_analyst_may_use_is_one_setting_for_either_spawner(settings):
+    import pytest
+
+    s = settings(analyst_cores=2, analyst_memory_limit="2G", analyst_pids_limit=500)
+    assert s.analyst_cpu_limit == 2.0  # follows the session's task threads
+    for spawner in ("local", "docker"):
+        c = Config()
+        if spawner == "docker":
+            hubconfig.apply_docker_spawner(c, settings(spawner="docker", analyst_memory_limit="2G"), gateway="10.0.0.1")
+            caps = c.HuntHubDockerSpawner
+        else:
+            hubconfig.apply_spawner(c, s)
+            caps = c.HuntHubLocalSpawner
+        assert caps.mem_limit == "2G"
+    assert c.HuntHubDockerSpawner.pids_limit == 2048
+    with pytest.warns(DeprecationWarning, match="analyst_memory_limit"):
+        old = settings(docker_mem_limit="1G")
+    assert old.analyst_memory_limit == "1G"
