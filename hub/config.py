@@ -651,10 +651,10 @@ def status_service(s: HuntHub) -> dict:
     the same token `hunthub status` reads from the hub's private dir (generated once, 0600)."""
     from hunthub import status
 
-    webui = f"http://127.0.0.1:{s.spark_master_webui_port}" if s.embedded_cluster or s.spawner == "docker" else ""
+    webui = status.master_webui(s) or ""
     argv = [
         sys.executable, "-m", "hunthub.hub.status_page", f"--port={s.status_port}", "--ip=127.0.0.1",
-        f"--public-url={s.public_url}", f"--master-webui={webui}",
+        f"--public-url={s.public_url}", f"--master-webui={webui}", f"--account-prefix={s.account_prefix}",
     ]  # fmt: skip
     return {
         "name": STATUS_SERVICE,

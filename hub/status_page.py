@@ -74,19 +74,20 @@ def render_table(snap: dict) -> str:
             f"<td>{_e(a['name'])}{badge}</td>"
             f"<td>{_e(status.server_text(a))}</td>"
             f'<td class="kernels">{_e(status.kernels_text(a))}</td>'
-            f'<td class="apps">{apps or "0"}</td>'
+            f'<td class="apps">{apps or _e(status.apps_text(a))}</td>'
             f'<td class="cores">{a["cores"]}</td>'
             f"<td>{_e(status.size(a['executor_memory_mb'], 'MB'))}</td>"
             f'<td class="pss" title="{_e(kinds)}">{_e(status.size(a["pss_bytes"]))}'
             f'<div class="small text-body-secondary">{_e(kinds)}</div></td>'
+            f'<td class="caps">{_e(status.caps_text(a))}</td>'
             "</tr>"
         )
     if not rows:
-        rows.append('<tr><td colspan="7">No analyst has a server or holds anything on the cluster.</td></tr>')
+        rows.append('<tr><td colspan="8">No analyst has a server or holds anything on the cluster.</td></tr>')
     parts = [
         '<table class="table table-sm table-striped" id="analysts"><thead><tr><th>Analyst</th><th>Server</th>'
         "<th>Kernels</th><th>Spark applications</th><th>Cores</th><th>Executor memory</th><th>Memory (PSS)</th>"
-        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>Caps (memory used)</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     ]
     if snap["other_apps"]:
         items = "".join(
@@ -192,6 +193,9 @@ class StatusPage(Application):
     master_webui = Unicode("", help="The Spark master's web UI (its /json/ is read); empty: no Spark view.").tag(
         config=True
     )
+    account_prefix = Unicode(
+        status.ACCOUNT_PREFIX, help="Prefix of analysts' OS accounts (HuntHub.account_prefix): whose process is whose."
+    ).tag(config=True)
     refresh = Float(5, help="Seconds between two refreshes of an open page.").tag(config=True)
     min_interval = Float(
         3, help="Seconds a snapshot is reused for every viewer before a new one is taken (bounds the load)."
@@ -220,6 +224,7 @@ class StatusPage(Application):
         "port": "StatusPage.port",
         "public-url": "StatusPage.public_url",
         "master-webui": "StatusPage.master_webui",
+        "account-prefix": "StatusPage.account_prefix",
         "refresh": "StatusPage.refresh",
         "min-interval": "StatusPage.min_interval",
     }
@@ -229,7 +234,8 @@ class StatusPage(Application):
         if not token:
             raise SystemExit("hunthub-status needs JUPYTERHUB_API_TOKEN: it runs as a hub-managed service")
         self.snapshots = Snapshots(
-            status.Sources(self.hub_api_url, token, self.public_url, self.master_webui or None), self.min_interval
+            status.Sources(self.hub_api_url, token, self.public_url, self.master_webui or None, self.account_prefix),
+            self.min_interval,
         )
         HubOAuth.instance(api_token=token)  # what every handler's `hub_auth` is
         prefix = self.service_prefix

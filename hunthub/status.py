@@ -8,11 +8,14 @@ One snapshot joins four sources, each asked directly:
   hunthub names an analyst's applications after their hub user name; anything else (`hunthub-ingest`, a
   colleague's spark-submit) is listed apart;
 - `/proc`: the proportional set size (PSS) of every process of an analyst, so shared pages (the JVM's class data,
-  Python's libraries) are split between the processes sharing them instead of counted once per process.
+  Python's libraries) are split between the processes sharing them instead of counted once per process;
+- the analyst's cgroup (hunthub.analyst_limits), where the hub caps them: their CPU, memory and process caps, and
+  the memory they use against the cap (page cache included, which is what the cap counts).
 
 A process belongs to an analyst when
 1. it is a Spark executor (`CoarseGrainedExecutorBackend ... --app-id <id>`) of one of their applications;
-2. else it runs as their own OS account (`hunt-<name>`, see hunthub.spawner.local), which a notebook cannot change;
+2. else it runs as their own OS account (`<account prefix><name>`, see hunthub.spawner.local), which a notebook
+   cannot change;
 3. else (a hub run as a normal user, where everyone shares one account) its environment says `JUPYTERHUB_USER`,
    which the spawner sets for the server and every kernel and driver JVM inherits;
 4. else its parent belongs to the analyst and it runs as the same account (a child that cleared its environment).
@@ -29,6 +32,7 @@ every few seconds would keep every server from ever being culled as idle. The re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
@@ -41,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hunthub import spark_share
+from hunthub import analyst_limits, spark_share
 from hunthub.cluster import alive_workers
 
 SERVICE_NAME = "hunthub-status"
@@ -330,14 +334,18 @@ def build(
     procs: list[Proc],
     kernels: dict[tuple[str, str], list[dict] | str] | None = None,
     master_url: str | None = None,
+    prefix: str = ACCOUNT_PREFIX,
+    limits: dict[str, dict] | None = None,
 ) -> dict:
     """Join the sources into one snapshot (a JSON-able dict). Analysts: hub users with a server, plus any who
-    hold Spark applications or processes without one (left behind by a stopped server)."""
+    hold Spark applications or processes without one (left behind by a stopped server). `limits`: each analyst's
+    caps and use (see caps_of)."""
     kernels = kernels or {}
+    limits = limits or {}
     names = {u["name"] for u in users}
     apps = (master or {}).get("activeapps", [])
     app_owner = {a["id"]: a["name"] for a in apps if a.get("name") in names}
-    owned = attribute(procs, app_owner)
+    owned = attribute(procs, app_owner, prefix)
     analysts = []
     for u in sorted(users, key=lambda u: u["name"]):
         name, servers = u["name"], u.get("servers") or {}
@@ -365,6 +373,9 @@ def build(
                 "idle": sum(k.get("execution_state") == "idle" for k in all_kernels),
             },
             "apps": mine,
+            # Spark driver JVMs on this host: sessions whose tasks run in their own driver hold no cluster cores
+            "drivers": sum(p.kind == "driver" for p in owned.get(name, [])),
+            "limits": limits.get(name),
             "cores": sum(a["cores"] for a in mine),
             "executor_memory_mb": sum(a["executor_memory_mb"] for a in mine),
             **memory_of(owned.get(name, [])),
@@ -408,6 +419,7 @@ class Sources:
     token: str
     public_url: str  # the proxy: servers whose own address is not visible are asked through it
     master_webui: str | None = None  # e.g. http://127.0.0.1:8090; None: no Spark view (external cluster)
+    account_prefix: str = ACCOUNT_PREFIX  # HuntHub.account_prefix: whose OS account is whose
 
 
 def snapshot(src: Sources) -> dict:
@@ -421,7 +433,8 @@ def snapshot(src: Sources) -> dict:
     executors, silent = worker_executors(master)
     procs = scan_processes()
     names = {u["name"] for u in users}
-    owned = attribute(procs, {a["id"]: a["name"] for a in (master or {}).get("activeapps", []) if a["name"] in names})
+    app_owner = {a["id"]: a["name"] for a in (master or {}).get("activeapps", []) if a["name"] in names}
+    owned = attribute(procs, app_owner, src.account_prefix)
     direct = server_urls(procs, owned)
     wanted = [
         (u["name"], server_name)
@@ -442,7 +455,10 @@ def snapshot(src: Sources) -> dict:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         kernels = dict(pool.map(ask, wanted))
-    snap = build(users, master, None if silent else executors, procs, kernels, src.master_webui)
+    limits = caps_of(sorted(names), src.account_prefix)
+    snap = build(
+        users, master, None if silent else executors, procs, kernels, src.master_webui, src.account_prefix, limits
+    )
     for a in snap["analysts"]:
         for row in a["servers"]:
             if (a["name"], row["name"]) in kernels:
@@ -452,6 +468,23 @@ def snapshot(src: Sources) -> dict:
     elif silent:
         snap["problems"] = [f"worker(s) {', '.join(silent)} did not answer: executor memory counted from this host"]
     return snap
+
+
+def caps_of(names: list[str], prefix: str) -> dict[str, dict]:
+    """Each analyst's caps and use from their cgroup (hunthub.analyst_limits): cpu (cores), memory and
+    memory_used (bytes), pids and pids_used; analysts without a group (no server, or a hub that cannot cap) are
+    left out."""
+    if analyst_limits.unavailable():
+        return {}
+    found = {}
+    for name in names:
+        try:
+            applied = analyst_limits.limits_of(f"{prefix}{name}")
+        except (OSError, ValueError):
+            continue
+        if applied is not None:
+            found[name] = dataclasses.asdict(applied)
+    return found
 
 
 def u_path(name: str, server_name: str = "") -> str:
@@ -497,14 +530,21 @@ def read_token(hub_dir: Path) -> str:
     return token
 
 
+def master_webui(s) -> str | None:
+    """The Spark master's web UI where hunthub runs one (none in docker mode when tasks run in analysts'
+    containers); None: no Spark view."""
+    if s.spawner == "docker" and s.analyst_tasks == "driver":
+        return None
+    return f"http://127.0.0.1:{s.spark_master_webui_port}" if s.embedded_cluster or s.spawner == "docker" else None
+
+
 def sources_for(s) -> Sources:
     """Where `hunthub status` looks, from hunthub's settings."""
-    webui = None
-    if s.embedded_cluster or s.spawner == "docker":
-        webui = f"http://127.0.0.1:{s.spark_master_webui_port}"
+    webui = master_webui(s)
     return Sources(
-        hub_api=f"{s.public_url}hub/api", token=read_token(s.hub_dir), public_url=s.public_url, master_webui=webui
-    )
+        hub_api=f"{s.public_url}hub/api", token=read_token(s.hub_dir), public_url=s.public_url, master_webui=webui,
+        account_prefix=s.account_prefix,
+    )  # fmt: skip
 
 
 # --- words ----------------------------------------------------------------------------------------
@@ -564,13 +604,24 @@ def kernels_text(a: dict) -> str:
 
 def apps_text(a: dict) -> str:
     if not a["apps"]:
-        return "0"
+        drivers = a.get("drivers", 0)
+        return f"0 on the cluster; {drivers} own driver(s)" if drivers else "0"
     states = sorted({x["state"].lower() for x in a["apps"]})
     return f"{len(a['apps'])} ({', '.join(states)})"
 
 
+def caps_text(a: dict) -> str:
+    """`1 CPU, 1.2 GiB of 4.0 GiB`: the analyst's caps and the memory they use against it; `-`: not capped."""
+    caps = a.get("limits")
+    if not caps:
+        return "-"
+    cpu = f"{caps['cpu']:g} CPU" if caps["cpu"] else "any CPU"
+    memory = f"{size(caps['memory_used'])} of {size(caps['memory'])}" if caps["memory"] else size(caps["memory_used"])
+    return f"{cpu}, {memory}"
+
+
 def table(snap: dict) -> str:
-    header = ("ANALYST", "SERVER", "KERNELS", "SPARK APPS", "CORES", "EXEC MEM", "PSS")
+    header = ("ANALYST", "SERVER", "KERNELS", "SPARK APPS", "CORES", "EXEC MEM", "PSS", "CAPS (MEMORY USED)")
     rows = [
         (
             a["name"] + (" (admin)" if a["admin"] else ""),
@@ -580,6 +631,7 @@ def table(snap: dict) -> str:
             str(a["cores"]),
             size(a["executor_memory_mb"], "MB"),
             size(a["pss_bytes"]),
+            caps_text(a),
         )
         for a in snap["analysts"]
     ]
@@ -604,8 +656,9 @@ def table(snap: dict) -> str:
 
 def cluster_text(c: dict) -> str:
     if not c.get("available"):
-        where = c.get("master") or "an external cluster (its web UI is not known to hunthub)"
-        return f"Spark cluster: no answer from {where}"
+        if not c.get("master"):
+            return "Spark cluster: none watched (an external cluster's web UI is unknown to hunthub, or there is none)"
+        return f"Spark cluster: no answer from {c['master']}"
     waiting = f"; {c['apps_waiting']} application(s) WAITING for cores" if c["apps_waiting"] else ""
     return (
         f"Spark cluster {c['master']}: {c['workers_alive']} worker(s); cores {c['cores_used']} of {c['cores_total']} "

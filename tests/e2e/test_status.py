@@ -92,11 +92,20 @@ def test_status_and_the_admin_page_show_who_holds_what(hub):
         assert hunter["pss_bytes"] > watcher["pss_bytes"]
         assert hunter["pss_by_kind"]["driver"] > 0 and hunter["pss_by_kind"]["executor"] > 0
         assert snap["cluster"]["cores_used"] >= hunter["cores"]
+        # each analyst's caps, and what they use against them, where the hub caps them (hunthub.analyst_limits)
+        from hunthub import analyst_limits
+
+        if analyst_limits.unavailable() is None:
+            for row in (hunter, watcher):
+                assert row["limits"]["memory"] == 4 * 1024**3 and row["limits"]["cpu"] >= 1, row["limits"]
+            assert hunter["limits"]["memory_used"] > watcher["limits"]["memory_used"] > 0
 
         # the table says the same in words
         text = hunthub_status(hub).stdout
         assert re.search(r"^hunter\s+running.*1 \(1 busy, 0 idle\)", text, re.M), text
         assert re.search(r"^watcher\s+running", text, re.M), text
+        if analyst_limits.unavailable() is None:
+            assert re.search(r"^hunter\s.*CPU, [\d.]+ [MG]iB of 4\.0 GiB$", text, re.M), text
 
         with browser() as b:
             admin_ctx, analyst_ctx = b.new_context(), b.new_context()
@@ -110,6 +119,8 @@ def test_status_and_the_admin_page_show_who_holds_what(hub):
                 expect(admin.locator('tr[data-analyst="hunter"]')).to_be_visible(timeout=60_000)
                 expect(admin.locator('tr[data-analyst="watcher"]')).to_be_visible()
                 expect(admin.locator('tr[data-analyst="hunter"] td.kernels')).to_contain_text("1 busy")
+                if analyst_limits.unavailable() is None:
+                    expect(admin.locator('tr[data-analyst="hunter"] td.caps')).to_contain_text("of 4.0 GiB")
                 taken = admin.locator("#taken").inner_text()
                 expect(admin.locator("#taken")).not_to_have_text(taken, timeout=60_000)  # it refreshed itself
 

@@ -141,6 +141,24 @@ def test_applications_of_no_analyst_are_listed_apart():
     assert "hunthub ingest; OS user root" in status.table(snap)
 
 
+def test_sessions_in_their_own_driver_and_the_analysts_caps_are_shown(family):
+    parent, _ = family
+    procs = status.scan_processes()
+    # ana's "server" stands in for a driver JVM here: what makes a process a driver is its command line
+    for p in procs:
+        if p.pid == parent:
+            p.argv = ["java", "-cp", "x", "org.apache.spark.deploy.SparkSubmit", "pyspark-shell"]
+    caps = {"cpu": 1.0, "memory": 4 * 1024**3, "memory_used": 900 * 1024**2, "pids": 2048, "pids_used": 150}
+    snap = status.build([user_model("ana")], None, None, procs, limits={"ana": caps})
+    [ana] = snap["analysts"]
+    assert ana["drivers"] == 1 and ana["apps"] == [] and ana["limits"] == caps
+    text = status.table(snap)
+    assert "0 on the cluster; 1 own driver(s)" in text
+    assert "1 CPU, 900 MiB of 4.0 GiB" in text
+    page = render_table(snap)
+    assert '<td class="caps">1 CPU, 900 MiB of 4.0 GiB</td>' in page and "1 own driver(s)" in page
+
+
 def test_no_master_is_said():
     snap = status.build([user_model("probe1")], None, None, [], master_url="http://127.0.0.1:9")
     assert "no answer from http://127.0.0.1:9" in status.table(snap)
