@@ -14,7 +14,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from hunthub import catalog, cluster, driver_jvm, paths
+from hunthub import atomic_file, catalog, cluster, driver_jvm, paths
 from hunthub.hub.usernames import username_problem
 from hunthub.kernels import core_yield
 from hunthub.settings import HuntHub, load
@@ -505,11 +505,7 @@ def write_sparkmagic_config(s: HuntHub) -> Path:
     conf_dir.mkdir(parents=True, exist_ok=True)
     for d in (s.livy_dir, conf_dir):
         d.chmod(0o755)
-    target = conf_dir / "config.json"
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sparkmagic_config(s.livy_gateway_url), indent=2) + "\n")
-    tmp.chmod(0o644)
-    tmp.replace(target)
+    atomic_file.write_json(conf_dir / "config.json", sparkmagic_config(s.livy_gateway_url), mode=0o644, indent=2)
     return conf_dir
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
+from hunthub import atomic_file
 from hunthub.hub.usernames import UsernameRules
 
 # how long a discovery document or key set is trusted before it is fetched again (providers rotate keys)
@@ -153,17 +153,7 @@ class SubjectBindings:
 
     def _save(self, users: dict[str, dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}-")  # created 0600
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump({"version": 1, "users": users}, f, indent=1, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_file.write_json(self.path, {"version": 1, "users": users}, durable=True, indent=1, sort_keys=True)
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the rename itself survives a power cut

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hunthub import atomic_file
+
 IDENTITY_DIR = Path("/run/hunthub/identity")
 
 # settings a kernel's environment could use to make the driver JVM claim another user or load other Spark code
@@ -62,12 +64,8 @@ def write(os_user: str, user: str, groups: Iterable[str], queue: str, directory:
     directory.mkdir(parents=True, exist_ok=True)
     for d in (directory.parent, directory):
         d.chmod(0o755)
-    target = directory / f"{os_user}.json"
-    tmp = directory / f".{os_user}.json.tmp"
-    tmp.write_text(json.dumps({"os_user": os_user, "user": user, "groups": sorted(groups), "queue": queue}) + "\n")
-    tmp.chmod(0o644)
-    tmp.replace(target)
-    return target
+    doc = {"os_user": os_user, "user": user, "groups": sorted(groups), "queue": queue}
+    return atomic_file.write_json(directory / f"{os_user}.json", doc, mode=0o644)
 
 
 def remove(os_user: str, directory: Path = IDENTITY_DIR) -> None:

@@ -23,10 +23,11 @@ import asyncio
 import atexit
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from tornado.ioloop import PeriodicCallback
+
+from hunthub import atomic_file
 
 MARKER_PREFIX = "hunthub-spark-"
 SETTING = "hunthub_spark_last_activity"
@@ -69,10 +70,7 @@ def announce(spark, ui_port: int, connection_file: str | None = None) -> Path | 
         if target is None or not ui_port:
             return None
         doc = {"ui_url": f"http://{_ui_host(spark)}:{ui_port}", "app_id": spark.sparkContext.applicationId}
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-hunthub-")  # created 0600
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f)
-        os.replace(tmp, target)
+        atomic_file.write_json(target, doc)
         atexit.register(target.unlink, missing_ok=True)
         return target
     except Exception:  # noqa: BLE001

@@ -26,13 +26,12 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from hunthub import spare_cpu
+from hunthub import atomic_file, spare_cpu
 from hunthub.kernels import session
 from hunthub.processes import die_with_parent, running_since, start_time
 
@@ -48,10 +47,7 @@ def pool_dir() -> Path:
 
 
 def _write_private(path: Path, doc: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")  # created 0600
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)
+    atomic_file.write_json(path, doc)
 
 
 def spark_use_marker() -> Path:

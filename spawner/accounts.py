@@ -30,6 +30,8 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+from hunthub import atomic_file
+
 COMMENT = "hunthub analyst"
 _INSTALL = re.compile(r"\[install ([0-9a-f]+)\]")
 
@@ -65,13 +67,7 @@ class Ledger:
     def save(self) -> None:
         doc = {"install": self.install, "analysts": self.analysts, "uids": sorted(self.uids)}
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_file.write_json(self.path, doc, durable=True, indent=1, sort_keys=True)
 
     def analyst_of_uid(self, uid: int) -> str | None:
         return next((name for name, a in self.analysts.items() if a["uid"] == uid), None)

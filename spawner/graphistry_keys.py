@@ -8,9 +8,10 @@ stdin), never by root: root writing into a directory the analyst controls could 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
+
+from hunthub import atomic_file
 
 CREDENTIALS_NAME = ".hunthub/graphistry.json"
 
@@ -52,12 +53,7 @@ def install(home: Path, credentials: dict | None) -> Path:
         target.unlink(missing_ok=True)
         return target
     target.parent.mkdir(mode=0o700, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(credentials, f)
-    tmp.replace(target)
-    return target
+    return atomic_file.write_json(target, credentials)
 
 
 def main(argv: list[str] | None = None) -> int:

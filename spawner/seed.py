@@ -12,6 +12,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from hunthub import atomic_file
+
 RECORD = ".hunthub/seeded.json"
 
 
@@ -35,9 +37,7 @@ def seed(source: Path, home: Path) -> list[str]:
                 copied.append(rel)
             delivered.add(rel)
     record.parent.mkdir(exist_ok=True)
-    tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(delivered)))
-    tmp.replace(record)
+    atomic_file.write_json(record, sorted(delivered))
     return copied
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hunthub import catalog
+from hunthub import atomic_file, catalog
 from hunthub.data import auth, draw, network, population, process, reference, scenarios
 from hunthub.data.tables import ALL, AUTH, INTEL, PROCESS, VULNS, TableSpec
 
@@ -220,12 +218,7 @@ def not_ours(catalog_path: Path) -> list[str]:
 def write_key(path: Path, key: dict) -> None:
     """The answer key, readable by its owner only: analysts are meant to hunt, not to look it up."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".answer-key-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(key, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    atomic_file.write_json(path, key, indent=2)
 
 
 def read_table(path: Path) -> pa.Table:
