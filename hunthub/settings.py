@@ -1,14 +1,16 @@
 """hunthub's own configuration: one traitlets object read by the CLI, the hub config and the spawner.
 
-Values come from, in rising priority: documented defaults, ``HUNTHUB_*`` environment variables, then a
-traitlets config file (``/etc/hunthub/hunthub_config.py`` and the file named by ``HUNTHUB_CONFIG``), e.g.::
+Values come from, in rising priority: documented defaults, ``HUNTHUB_*`` environment variables (one config
+layer, environment_config: HUNTHUB_<SETTING> for every setting of a single value), then a traitlets config file
+(``/etc/hunthub/hunthub_config.py`` and the file named by ``HUNTHUB_CONFIG``), e.g.::
 
     c.HuntHub.port = 8443
     c.HuntHub.spark_master = "spark://spark-master.soc.example:7077"
     c.HuntHub.warehouse = "hdfs://namenode.soc.example:8020/warehouse"
 
-Environment is the channel ``hunthub up`` uses to hand its command-line flags to the hub it starts, so every
-trait that a flag can set has an environment variable.
+load() stacks the layers; HuntHub(config=...) takes exactly the Config it is given, and no default reads the
+environment. The environment is the channel ``hunthub up`` uses to hand its command-line flags to the hub it
+starts.
 """
 
 from __future__ import annotations
@@ -41,12 +43,44 @@ DEFAULT_RESERVED_USERNAMES = (
 )  # fmt: skip
 
 
-def _env(name: str, fallback: str = "") -> str:
-    return os.environ.get(f"HUNTHUB_{name}", fallback)
+ENV_PREFIX = "HUNTHUB_"
+# the few variables whose name is not the setting's own
+ENV_NAMES = {"catalog_path": "HUNTHUB_CATALOG"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
-def _env_bool(name: str) -> bool:
-    return _env(name).strip().lower() in {"1", "true", "yes", "on"}
+def env_name(setting: str) -> str:
+    """The environment variable of a HuntHub setting: HUNTHUB_<NAME> (HuntHub.port is HUNTHUB_PORT)."""
+    return ENV_NAMES.get(setting, f"{ENV_PREFIX}{setting.upper()}")
+
+
+def _from_env(trait, variable: str, text: str):
+    try:
+        if isinstance(trait, Bool):
+            if text.strip().lower() not in _TRUE | _FALSE:
+                raise ValueError("not one of 1/0, true/false, yes/no, on/off")
+            return text.strip().lower() in _TRUE
+        if isinstance(trait, Integer):
+            return int(text)
+        if isinstance(trait, Float):
+            return float(text)
+    except ValueError as e:
+        raise TraitError(f"{variable}={text!r}: {e}") from None
+    return text
+
+
+def environment_config(environ=None) -> Config:
+    """The HUNTHUB_* environment as one config layer, below the config files (see load_config): every setting
+    of a single value (text, number, flag) has a variable, `env_name(setting)`; dicts and lists only come from
+    config files. The settings themselves never read the environment, so HuntHub(config=...) means exactly that
+    config (tests, benchmarks) and a value has one way in."""
+    environ = os.environ if environ is None else environ
+    cfg = Config()
+    for name, trait in HuntHub.class_traits(config=True).items():
+        variable = env_name(name)
+        if variable in environ and isinstance(trait, Unicode | Enum | Bool | Integer | Float):
+            cfg.HuntHub[name] = _from_env(trait, variable, environ[variable])
+    return cfg
 
 
 def _checked_livy_url(url: str) -> str:
@@ -94,28 +128,26 @@ class HuntHub(Configurable):
 
     @default("state_dir")
     def _default_state_dir(self):
-        if _env("STATE_DIR"):
-            # a relative path would mean something else to the hub, which runs in another directory
-            return str(Path(_env("STATE_DIR")).expanduser().absolute())
         if os.geteuid() == 0:
             return "/var/lib/hunthub"
         return str(Path.home() / ".local" / "state" / "hunthub")
 
     @validate("state_dir")
     def _absolute_state_dir(self, proposal):
+        # a relative path would mean something else to the hub, which runs in another directory
         return str(Path(proposal["value"]).expanduser().absolute())
 
     ip = Unicode(help="Address the hub's public proxy listens on. Env: HUNTHUB_IP.").tag(config=True)
 
     @default("ip")
     def _default_ip(self):
-        return _env("IP", "127.0.0.1")
+        return "127.0.0.1"
 
     port = Integer(help="Port the hub's public proxy listens on. Env: HUNTHUB_PORT.").tag(config=True)
 
     @default("port")
     def _default_port(self):
-        return int(_env("PORT", "8000"))
+        return 8000
 
     proxy_api_port = Integer(help="Loopback port of the proxy's REST API. Env: HUNTHUB_PROXY_API_PORT.").tag(
         config=True
@@ -123,13 +155,13 @@ class HuntHub(Configurable):
 
     @default("proxy_api_port")
     def _default_proxy_api_port(self):
-        return int(_env("PROXY_API_PORT", str(self.port + 1)))
+        return self.port + 1
 
     hub_port = Integer(help="Loopback port of the hub's own API. Env: HUNTHUB_HUB_PORT.").tag(config=True)
 
     @default("hub_port")
     def _default_hub_port(self):
-        return int(_env("HUB_PORT", str(self.port + 81)))
+        return self.port + 81
 
     db_url = Unicode(
         help="""SQLAlchemy URL of the hub database. Empty: SQLite in the state dir. PostgreSQL is recommended
@@ -138,7 +170,7 @@ class HuntHub(Configurable):
 
     @default("db_url")
     def _default_db_url(self):
-        return _env("DB_URL")
+        return ""
 
     admin_user = Unicode(
         help="""The first administrator. `hunthub up` creates this account with a random password written to
@@ -147,7 +179,7 @@ class HuntHub(Configurable):
 
     @default("admin_user")
     def _default_admin_user(self):
-        return _env("ADMIN_USER", "admin")
+        return "admin"
 
     demo = Bool(
         help="""Demo mode: any user name with any password logs in. Never for real data. Env: HUNTHUB_DEMO."""
@@ -155,7 +187,7 @@ class HuntHub(Configurable):
 
     @default("demo")
     def _default_demo(self):
-        return _env_bool("DEMO")
+        return False
 
     username_pattern = Unicode(
         DEFAULT_USERNAME_PATTERN,
@@ -190,7 +222,7 @@ class HuntHub(Configurable):
 
     @default("account_prefix")
     def _default_account_prefix(self):
-        return _checked_account_prefix(_env("ACCOUNT_PREFIX", "hunt-"))  # defaults skip @validate
+        return "hunt-"
 
     @validate("account_prefix")
     def _short_prefix(self, proposal):
@@ -207,7 +239,7 @@ class HuntHub(Configurable):
 
     @default("auth")
     def _default_auth(self):
-        return _env("AUTH", "native")
+        return "native"
 
     oauth_issuer = Unicode(
         help="""OpenID Connect issuer URL (auth = oidc), e.g. https://login.example.com/realms/soc. Its
@@ -216,7 +248,7 @@ class HuntHub(Configurable):
 
     @default("oauth_issuer")
     def _default_oauth_issuer(self):
-        return _env("OAUTH_ISSUER").rstrip("/")
+        return ""
 
     oauth_client_id = Unicode(help="OAuth client id registered with the provider. Env: HUNTHUB_OAUTH_CLIENT_ID.").tag(
         config=True
@@ -224,7 +256,7 @@ class HuntHub(Configurable):
 
     @default("oauth_client_id")
     def _default_oauth_client_id(self):
-        return _env("OAUTH_CLIENT_ID")
+        return ""
 
     oauth_client_secret_file = Unicode(
         help="""File holding the OAuth client secret (one line; readable by the hub's account only, mode 0600 or
@@ -234,7 +266,7 @@ class HuntHub(Configurable):
 
     @default("oauth_client_secret_file")
     def _default_oauth_client_secret_file(self):
-        return _env("OAUTH_CLIENT_SECRET_FILE")
+        return ""
 
     oauth_scopes = List(
         Unicode(),
@@ -323,7 +355,7 @@ class HuntHub(Configurable):
 
     @default("graphistry_server")
     def _default_graphistry_server(self):
-        return _env("GRAPHISTRY_SERVER")
+        return ""
 
     graphistry_protocol = Enum(
         ["https", "http"],
@@ -332,7 +364,7 @@ class HuntHub(Configurable):
 
     @default("graphistry_protocol")
     def _default_graphistry_protocol(self):
-        return _env("GRAPHISTRY_PROTOCOL", "https")
+        return "https"
 
     graphistry_client_url = Unicode(
         help="""Graphistry's URL as analysts' browsers reach it (when it differs from what the kernels use, e.g.
@@ -341,7 +373,7 @@ class HuntHub(Configurable):
 
     @default("graphistry_client_url")
     def _default_graphistry_client_url(self):
-        return _env("GRAPHISTRY_CLIENT_URL")
+        return ""
 
     graphistry_personal_key_id = Unicode(
         help="""Organisation personal key id every analyst uploads with (its secret in
@@ -382,7 +414,7 @@ class HuntHub(Configurable):
 
     @default("spawner")
     def _default_spawner(self):
-        return _env("SPAWNER", "local")
+        return "local"
 
     docker_prefix = Unicode(
         help="""Name prefix of every container, network and volume hunthub creates (several hunthub installs, or
@@ -391,7 +423,7 @@ class HuntHub(Configurable):
 
     @default("docker_prefix")
     def _default_docker_prefix(self):
-        return _env("DOCKER_PREFIX", "hunthub")
+        return "hunthub"
 
     docker_image_tag = Unicode(help="Tag of hunthub's images (default: this hunthub's version).").tag(config=True)
 
@@ -399,7 +431,7 @@ class HuntHub(Configurable):
     def _default_docker_image_tag(self):
         from hunthub import __version__
 
-        return _env("DOCKER_IMAGE_TAG", __version__)
+        return __version__
 
     docker_workers = Integer(
         2,
@@ -474,7 +506,7 @@ class HuntHub(Configurable):
 
     @default("spark_master")
     def _default_spark_master(self):
-        return _env("SPARK_MASTER")
+        return ""
 
     spark_master_port = Integer(help="Embedded cluster: master RPC port. Env: HUNTHUB_SPARK_MASTER_PORT.").tag(
         config=True
@@ -482,7 +514,7 @@ class HuntHub(Configurable):
 
     @default("spark_master_port")
     def _default_spark_master_port(self):
-        return int(_env("SPARK_MASTER_PORT", "7077"))
+        return 7077
 
     spark_master_webui_port = Integer(
         help="Embedded cluster: master web UI port. Env: HUNTHUB_SPARK_MASTER_WEBUI_PORT."
@@ -490,7 +522,7 @@ class HuntHub(Configurable):
 
     @default("spark_master_webui_port")
     def _default_spark_master_webui_port(self):
-        return int(_env("SPARK_MASTER_WEBUI_PORT", "8090"))
+        return 8090
 
     spark_worker_webui_port = Integer(
         help="Embedded cluster: worker web UI port. Env: HUNTHUB_SPARK_WORKER_WEBUI_PORT."
@@ -498,7 +530,7 @@ class HuntHub(Configurable):
 
     @default("spark_worker_webui_port")
     def _default_spark_worker_webui_port(self):
-        return int(_env("SPARK_WORKER_WEBUI_PORT", str(self.spark_master_webui_port + 1)))
+        return self.spark_master_webui_port + 1
 
     worker_cores = Integer(
         help="""Embedded cluster: executor cores (scheduling slots) the worker offers. Default: twice the machine's
@@ -509,7 +541,7 @@ class HuntHub(Configurable):
 
     @default("worker_cores")
     def _default_worker_cores(self):
-        return int(_env("WORKER_CORES", "0")) or 2 * machine_cores()
+        return 2 * machine_cores()
 
     worker_memory_mb = Integer(
         help="""Embedded cluster: memory the worker offers to executors. Default: 40% of the machine's memory,
@@ -518,7 +550,7 @@ class HuntHub(Configurable):
 
     @default("worker_memory_mb")
     def _default_worker_memory_mb(self):
-        return int(_env("WORKER_MEMORY_MB", "0")) or max(1024, machine_memory_mb() * 2 // 5)
+        return max(1024, machine_memory_mb() * 2 // 5)
 
     analyst_tasks = Enum(
         ["driver", "cluster"],
@@ -539,10 +571,7 @@ class HuntHub(Configurable):
 
     @default("analyst_tasks")
     def _default_analyst_tasks(self):
-        given = _env("ANALYST_TASKS")
-        if given and given not in ("driver", "cluster"):  # defaults skip the Enum's own check
-            raise TraitError(f"HUNTHUB_ANALYST_TASKS must be 'driver' or 'cluster', not {given!r}")
-        return given or ("driver" if self.embedded_cluster else "cluster")
+        return "driver" if self.embedded_cluster else "cluster"
 
     analyst_cores = Integer(
         help="""Cores one analyst's session may use: its task threads in its own driver (`analyst_tasks` =
@@ -553,7 +582,7 @@ class HuntHub(Configurable):
 
     @default("analyst_cores")
     def _default_analyst_cores(self):
-        return int(_env("ANALYST_CORES", "0")) or max(1, machine_cores() // 2)
+        return max(1, machine_cores() // 2)
 
     executor_memory = Unicode(help="spark.executor.memory for analysts' sessions. Env: HUNTHUB_EXECUTOR_MEMORY.").tag(
         config=True
@@ -561,7 +590,7 @@ class HuntHub(Configurable):
 
     @default("executor_memory")
     def _default_executor_memory(self):
-        return _env("EXECUTOR_MEMORY", "1g")
+        return "1g"
 
     driver_memory = Unicode(help="spark.driver.memory of analysts' drivers. Env: HUNTHUB_DRIVER_MEMORY.").tag(
         config=True
@@ -569,7 +598,7 @@ class HuntHub(Configurable):
 
     @default("driver_memory")
     def _default_driver_memory(self):
-        return _env("DRIVER_MEMORY", "1g")
+        return "1g"
 
     warm_driver = Bool(
         help="""Keep one pre-started Spark driver ready in each analyst's server, which the next PySpark kernel
@@ -581,7 +610,7 @@ class HuntHub(Configurable):
 
     @default("warm_driver")
     def _default_warm_driver(self):
-        return _env("WARM_DRIVER", "1").strip().lower() not in {"0", "false", "no", "off"}
+        return True
 
     warm_driver_ttl = Integer(
         help="Seconds an unclaimed warm driver waits for a kernel before giving its cores back. "
@@ -590,7 +619,7 @@ class HuntHub(Configurable):
 
     @default("warm_driver_ttl")
     def _default_warm_driver_ttl(self):
-        return int(_env("WARM_DRIVER_TTL", "3600"))
+        return 3600
 
     spark_conf = Dict(
         help="Extra Spark properties for every analyst session, e.g. {'spark.sql.shuffle.partitions': '8'}."
@@ -640,7 +669,7 @@ class HuntHub(Configurable):
 
     @default("jvm_start_slots")
     def _default_jvm_start_slots(self):
-        return int(_env("JVM_START_SLOTS", "0")) or machine_cores()
+        return machine_cores()
 
     warm_driver_delay = Integer(
         30,
@@ -705,7 +734,7 @@ class HuntHub(Configurable):
 
     @default("status_port")
     def _default_status_port(self):
-        return int(_env("STATUS_PORT", str(self.hub_port + 2)))
+        return self.hub_port + 2
 
     sql_row_limit = Integer(
         help="Rows the Spark SQL kernel shows per result before it says the result was truncated. "
@@ -714,7 +743,7 @@ class HuntHub(Configurable):
 
     @default("sql_row_limit")
     def _default_sql_row_limit(self):
-        return int(_env("SQL_ROW_LIMIT", "1000"))
+        return 1000
 
     # --- remote clusters with Apache Livy ---------------------------------------------------------
 
@@ -727,8 +756,7 @@ class HuntHub(Configurable):
 
     @default("livy_url")
     def _default_livy_url(self):
-        # defaults skip @validate, and the environment deserves the same check as a config file
-        return _checked_livy_url(_env("LIVY_URL"))
+        return ""
 
     @validate("livy_url")
     def _livy_url_is_http(self, proposal):
@@ -742,7 +770,7 @@ class HuntHub(Configurable):
 
     @default("livy_credentials_file")
     def _default_livy_credentials_file(self):
-        return _env("LIVY_CREDENTIALS_FILE")
+        return ""
 
     livy_ca_file = Unicode(
         help="""CA bundle (PEM) the gateway verifies Livy's TLS certificate with. Empty: the system's CAs.
@@ -751,7 +779,7 @@ class HuntHub(Configurable):
 
     @default("livy_ca_file")
     def _default_livy_ca_file(self):
-        return _env("LIVY_CA_FILE")
+        return ""
 
     livy_verify = Bool(
         help="""Verify Livy's TLS certificate. Turn off only for a test cluster with a self-signed
@@ -760,7 +788,7 @@ class HuntHub(Configurable):
 
     @default("livy_verify")
     def _default_livy_verify(self):
-        return _env("LIVY_VERIFY", "1").strip().lower() not in {"0", "false", "no", "off"}
+        return True
 
     livy_gateway_port = Integer(help="Loopback port of the Livy gateway service. Env: HUNTHUB_LIVY_GATEWAY_PORT.").tag(
         config=True
@@ -768,7 +796,7 @@ class HuntHub(Configurable):
 
     @default("livy_gateway_port")
     def _default_livy_gateway_port(self):
-        return int(_env("LIVY_GATEWAY_PORT", str(self.hub_port + 1)))
+        return self.hub_port + 1
 
     livy_timeout = Integer(
         help="Seconds the gateway waits for Livy to answer one request. Env: HUNTHUB_LIVY_TIMEOUT."
@@ -776,7 +804,7 @@ class HuntHub(Configurable):
 
     @default("livy_timeout")
     def _default_livy_timeout(self):
-        return int(_env("LIVY_TIMEOUT", "30"))
+        return 30
 
     livy_session_idle_timeout = Integer(
         help="""Seconds after the last request from its kernel when the gateway deletes a Livy session.
@@ -787,7 +815,7 @@ class HuntHub(Configurable):
 
     @default("livy_session_idle_timeout")
     def _default_livy_session_idle_timeout(self):
-        return int(_env("LIVY_SESSION_IDLE_TIMEOUT", "600"))
+        return 600
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -798,7 +826,7 @@ class HuntHub(Configurable):
 
     @default("warehouse")
     def _default_warehouse(self):
-        return _env("WAREHOUSE") or Path(self.state_dir, "warehouse").as_uri()
+        return Path(self.state_dir, "warehouse").as_uri()
 
     catalog_path = Unicode(
         help="""The dataset catalog (JSON: table name -> Parquet location) every kernel registers at start.
@@ -807,7 +835,7 @@ class HuntHub(Configurable):
 
     @default("catalog_path")
     def _default_catalog_path(self):
-        return _env("CATALOG") or str(Path(self.state_dir, "catalog.json"))
+        return str(Path(self.state_dir, "catalog.json"))
 
     demo_data_events = Integer(
         help="""Events (rows over auth_events, process_events and the Zeek logs) in the synthetic dataset written on
@@ -816,7 +844,7 @@ class HuntHub(Configurable):
 
     @default("demo_data_events")
     def _default_demo_data_events(self):
-        return int(_env("DEMO_DATA_EVENTS", "50000"))
+        return 50000
 
     kafka_bootstrap_servers = Unicode(
         help="""Kafka brokers `hunthub ingest stream --source kafka` reads from, host:port[,host:port].
@@ -825,7 +853,7 @@ class HuntHub(Configurable):
 
     @default("kafka_bootstrap_servers")
     def _default_kafka_bootstrap_servers(self):
-        return _env("KAFKA_BOOTSTRAP_SERVERS")
+        return ""
 
     kafka_topic = Unicode(help="Kafka topic of `hunthub ingest stream --source kafka`. Env: HUNTHUB_KAFKA_TOPIC.").tag(
         config=True
@@ -833,7 +861,7 @@ class HuntHub(Configurable):
 
     @default("kafka_topic")
     def _default_kafka_topic(self):
-        return _env("KAFKA_TOPIC")
+        return ""
 
     kafka_options = Dict(
         help="""Extra options of the Kafka source, e.g. {'kafka.security.protocol': 'SASL_SSL',
@@ -851,7 +879,7 @@ class HuntHub(Configurable):
     def _default_proxy_command(self):
         from hunthub import paths
 
-        return _env("PROXY_COMMAND") or paths.find_proxy_command()
+        return paths.find_proxy_command()
 
     # --- derived paths (not configurable: one layout per state dir) ------------------------------
 
@@ -914,8 +942,9 @@ def config_files() -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def load_config(files: list[Path] | None = None) -> Config:
-    cfg = Config()
+def load_config(files: list[Path] | None = None, environ=None) -> Config:
+    """The HUNTHUB_* environment (environment_config), then each config file over it."""
+    cfg = environment_config(environ)
     for f in config_files() if files is None else files:
         cfg.merge(PyFileConfigLoader(f.name, path=str(f.parent)).load_config())
     return cfg

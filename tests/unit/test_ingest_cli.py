@@ -21,7 +21,7 @@ def run(capsys, *argv):
     [
         (["batch", "x.log", "--table", "t"], "the following arguments are required: --format"),
         (["batch", "x.log", "--format", "zeek"], "the following arguments are required: --table"),
-        (["batch", "x.log", "--format", "evtx", "--table", "t"], "invalid choice: 'evtx'"),
+        (["batch", "x.log", "--format", "parquet", "--table", "t"], "invalid choice: 'parquet'"),
         (["batch", "x.log", "--format", "zeek", "--table", "1bad"], "'1bad' is not a table name"),
         (["batch", "x.log", "--format", "zeek", "--table", "drop;table"], "is not a table name"),
         (["batch", "--format", "zeek", "--table", "t"], "the following arguments are required: PATH"),
@@ -74,7 +74,9 @@ def test_kafka_settings_come_from_config(settings, capsys):
 def test_kafka_settings_from_environment(monkeypatch, settings):
     monkeypatch.setenv("HUNTHUB_KAFKA_BOOTSTRAP_SERVERS", "k2:9092")
     monkeypatch.setenv("HUNTHUB_KAFKA_TOPIC", "zeek")
-    s = settings()
+    from hunthub.settings import HuntHub, load_config
+
+    s = HuntHub(config=load_config([]))
     assert (s.kafka_bootstrap_servers, s.kafka_topic) == ("k2:9092", "zeek")
 
 

@@ -14,7 +14,7 @@ from traitlets.config import Config
 from hunthub import doctor, kernelspecs
 from hunthub.hub import config as hubconfig
 from hunthub.kernels import livy
-from hunthub.settings import HuntHub
+from hunthub.settings import HuntHub, load_config
 from hunthub.stack import required_ports
 from tests.livy_standin import LivyStandIn
 
@@ -37,7 +37,7 @@ def test_livy_settings_come_from_the_environment(monkeypatch, state_dir):
     monkeypatch.setenv("HUNTHUB_LIVY_CREDENTIALS_FILE", "/etc/hunthub/livy-credentials")
     monkeypatch.setenv("HUNTHUB_LIVY_VERIFY", "0")
     monkeypatch.setenv("HUNTHUB_LIVY_GATEWAY_PORT", "9999")
-    s = HuntHub(config=Config())
+    s = HuntHub(config=load_config([]))
     assert s.livy_url == LIVY  # trailing slash dropped: the gateway appends /sessions
     assert s.livy_credentials_file == "/etc/hunthub/livy-credentials"
     assert s.livy_verify is False

@@ -28,7 +28,7 @@ def test_environment_sets_the_flags_hunthub_up_hands_to_the_hub(monkeypatch, sta
     monkeypatch.setenv("HUNTHUB_SPARK_MASTER", "spark://spark-master.soc.example:7077")
     monkeypatch.setenv("HUNTHUB_ADMIN_USER", "soc-lead")
     monkeypatch.setenv("HUNTHUB_DEMO", "1")
-    s = HuntHub(config=Config())
+    s = HuntHub(config=hsettings.load_config([]))
     assert s.state_dir == str(state_dir)
     assert (s.ip, s.port) == ("10.1.2.3", 9100)
     assert s.spark_master == "spark://spark-master.soc.example:7077"
@@ -39,9 +39,27 @@ def test_environment_sets_the_flags_hunthub_up_hands_to_the_hub(monkeypatch, sta
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("YES", True), ("0", False), ("", False)])
-def test_demo_flag_from_environment(monkeypatch, settings, value, expected):
-    monkeypatch.setenv("HUNTHUB_DEMO", value)
-    assert settings().demo is expected
+def test_demo_flag_from_environment(value, expected):
+    assert HuntHub(config=hsettings.load_config([], {"HUNTHUB_DEMO": value})).demo is expected
+
+
+def test_the_environment_is_one_layer_with_clear_errors_and_the_settings_never_read_it(monkeypatch, state_dir):
+    env = {"HUNTHUB_PORT": "9100", "HUNTHUB_WARM_DRIVER": "off", "HUNTHUB_CATALOG": "/srv/catalog.json",
+           "HUNTHUB_ANALYST_CPU_LIMIT": "1.5", "HUNTHUB_SPARK_CONF": "{}"}  # fmt: skip
+    layer = hsettings.environment_config(env)
+    assert dict(layer.HuntHub) == {
+        "port": 9100,
+        "warm_driver": False,
+        "catalog_path": "/srv/catalog.json",
+        "analyst_cpu_limit": 1.5,
+    }  # fmt: skip  (dicts only come from config files)
+    with pytest.raises(TraitError, match="HUNTHUB_PORT='nine'"):
+        hsettings.environment_config({"HUNTHUB_PORT": "nine"})
+    with pytest.raises(TraitError, match="HUNTHUB_DEMO='maybe'"):
+        hsettings.environment_config({"HUNTHUB_DEMO": "maybe"})
+    # a HuntHub built from a Config is that Config: what a kernel's environment says does not leak in
+    monkeypatch.setenv("HUNTHUB_PORT", "9100")
+    assert HuntHub(config=Config({"HuntHub": {"state_dir": str(state_dir)}})).port == 8000
 
 
 def test_config_file_overrides_environment(monkeypatch, tmp_path, state_dir):
@@ -78,7 +96,7 @@ def test_proxy_and_hub_ports_follow_the_public_port(settings):
 def test_explicit_proxy_api_port_wins(monkeypatch, settings):
     assert settings(port=9000, proxy_api_port=9500).proxy_api_port == 9500
     monkeypatch.setenv("HUNTHUB_PROXY_API_PORT", "9600")
-    assert settings(port=9000).proxy_api_port == 9600
+    assert HuntHub(config=hsettings.load_config([])).proxy_api_port == 9600
 
 
 def test_worker_ui_port_follows_master_ui_port(settings):
@@ -117,7 +135,7 @@ def test_relative_state_dir_in_config_becomes_absolute(monkeypatch, tmp_path):
 def test_relative_state_dir_from_environment_becomes_absolute(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HUNTHUB_STATE_DIR", "state")
-    s = HuntHub(config=Config())
+    s = HuntHub(config=hsettings.load_config([]))
     assert Path(s.state_dir) == tmp_path / "state"
     assert s.warehouse.startswith("file://")
 
