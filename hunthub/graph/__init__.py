@@ -4,74 +4,46 @@
     g = graph.hypergraph_from_spark(spark.table("auth_events").where("event_id = 4625"), ["user", "src_ip", "host"])
     graph.show(g)  # Graphistry when the hub configured a server, else the offline WebGL view; nothing sent then
 
-The notebook API (`show`, `upload`, `edges_from_spark`, `hypergraph_from_spark`, `to_pandas_bounded`, `gfql`,
-`status`) lives in `hunthub.graph.graphistry` and the offline view in `hunthub.graph.view`; both are loaded on
-first use. This module itself holds only what the kernel (which writes big graphs' data) and the server extension
-(which serves it) must agree on: where graph data lives and which names are valid. It stays free of pandas/numpy
-so the Jupyter server does not load them just to serve files.
+This package offers the notebook API (`show`, `upload`, `edges_from_spark`, `hypergraph_from_spark`,
+`to_pandas_bounded`, `gfql`, `status`), loaded from hunthub.graph.notebook on first use of one of these names, so
+that importing any module of the package (the Jupyter server extension, say) loads no more than that module needs.
+
+Modules, one job each:
+
+    notebook           the functions above; show() picks Graphistry or the offline view
+    bounds             how many rows come from a Spark DataFrame into the kernel, and the message past that
+    graphistry_client  the hub's Graphistry settings, personal-key login, uploads, each failure in one line
+    timeouts           a timeout on each of pygraphistry's HTTP requests; one failure ends the operation
+    view               the offline WebGL view: positions, packaging, the HTML output
+    layout             node positions, numpy only
+    store              where big graphs' data lives on disk and which names may be served (stdlib only)
+    server             Jupyter server extension serving that data to the analyst's page
+    graphistry         the earlier import path (`from hunthub.graph import graphistry as hg`): names only
+
+Who imports whom (arrows point to the module imported; none points back, and nothing imports this file's names):
+
+    hunthub.graph ··(first use of a name)··> notebook
+    graphistry ──> notebook, graphistry_client, bounds, timeouts
+    notebook ──> graphistry_client ──> timeouts
+    notebook ──> bounds
+    notebook ··(first offline draw)··> view ──> layout
+                                       view ──> store <── server
+
+Dotted arrows are imports inside a function: the notebook API is loaded only when a notebook uses it (the Jupyter
+server, which imports server and store, never does), and the view with numpy and pandas only for the first offline
+draw (not when the kernel logs in to Graphistry at start). tests/unit/test_graph_package.py holds all of this.
+
+What this file cannot do: list the notebook API in dir(hunthub.graph); the names are looked up when used.
 """
 
 from __future__ import annotations
-
-import os
-import re
-import shutil
-import time
-from pathlib import Path
 
 _NOTEBOOK_API = ("show", "upload", "edges_from_spark", "hypergraph_from_spark", "to_pandas_bounded", "gfql", "status")
 
 
 def __getattr__(name: str):
     if name in _NOTEBOOK_API:
-        from hunthub.graph import graphistry
+        from hunthub.graph import notebook
 
-        return getattr(graphistry, name)
+        return getattr(notebook, name)
     raise AttributeError(f"module 'hunthub.graph' has no attribute {name!r}")
-
-
-GRAPH_ID = re.compile(r"[0-9a-f]{32}")
-# The fixed binary parts and the lazily loaded node label/attribute chunks: nothing else is ever served.
-BINARY_PARTS = ("pos.f32", "edges.u32", "types.u8", "degree.u32")
-CHUNK_PART = re.compile(r"nodes-(0|[1-9][0-9]{0,5})\.json")
-MAX_AGE_DAYS = 14
-MAX_BYTES = 2 << 30
-
-
-def graph_dir(env=os.environ) -> Path:
-    """Where big graphs' data goes: private to the analyst, outside the notebook tree (not synced, not listed)."""
-    return Path(env.get("HUNTHUB_GRAPH_DIR") or Path.home() / ".hunthub" / "graphs")
-
-
-def valid_id(graph_id: str) -> bool:
-    return bool(GRAPH_ID.fullmatch(graph_id))
-
-
-def valid_part(part: str) -> bool:
-    return part in BINARY_PARTS or bool(CHUNK_PART.fullmatch(part))
-
-
-def prune(directory: Path, max_age_days: float = MAX_AGE_DAYS, max_bytes: int = MAX_BYTES) -> list[str]:
-    """Remove graphs older than max_age_days, then the oldest until the rest fit in max_bytes. Returns the ids removed.
-
-    A notebook showing a removed graph says so and asks to re-run its cell."""
-    if not directory.is_dir():
-        return []
-    graphs = []
-    for entry in directory.iterdir():
-        if entry.name.startswith(".tmp-") and entry.stat().st_mtime < time.time() - 3600:
-            shutil.rmtree(entry, ignore_errors=True)  # a kernel died while writing it
-        elif entry.is_dir() and not entry.is_symlink() and valid_id(entry.name):
-            files = [f for f in entry.iterdir() if f.is_file()]
-            graphs.append((entry.stat().st_mtime, sum(f.stat().st_size for f in files), entry))
-    graphs.sort()
-    total = sum(size for _, size, _ in graphs)
-    cutoff = time.time() - max_age_days * 86400
-    removed = []
-    for mtime, size, path in graphs:
-        if mtime >= cutoff and total <= max_bytes:
-            break
-        shutil.rmtree(path, ignore_errors=True)
-        total -= size
-        removed.append(path.name)
-    return removed

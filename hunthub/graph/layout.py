@@ -13,6 +13,9 @@ the nodes' masses, mass = 1 + degree), made cheap enough for 10^6 edges:
 - Leaves (degree 1, e.g. a domain seen from one host only) take no part in the iterations: their hub carries
   their mass, and at the end they are set on a sunflower spiral around it. Nodes the forces left on one spot
   (the same neighbours) are spread the same way.
+
+What this cannot do: use edge direction (edges count as undirected pairs; repeats only make a spring stiffer), or
+place nodes closer than a grid cell apart by their forces alone, as said above.
 """
 
 from __future__ import annotations

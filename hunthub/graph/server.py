@@ -3,8 +3,12 @@
     GET {base_url}hunthub/graphs/<32 hex digits>/<part>
 
 Only the analyst who owns the server (authenticated, with read access to contents) gets anything, only the fixed
-part names of hunthub.graph, only from hunthub.graph.graph_dir(). Graphs older than two weeks (or beyond 2 GiB)
-are removed when the server starts and whenever a kernel writes a new one.
+part names of hunthub.graph.store, only from hunthub.graph.store.graph_dir(). Graphs older than two weeks (or beyond
+2 GiB) are removed when the server starts and whenever a kernel writes a new one.
+
+What this cannot do: show a big graph to anyone else, e.g. a colleague opening a copy of the notebook (their own
+server has no such files; small graphs, which travel inside the output, redraw anywhere), or serve a graph once it
+is pruned.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from hunthub import graph as store
+from hunthub.graph import store
 
 CHUNK = 1 << 20
 

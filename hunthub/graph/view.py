@@ -5,8 +5,12 @@
     view(edges_df, source="user", destination="host")
 
 Positions are computed here (hunthub.graph.layout); the browser only draws. Small graphs travel inside the output
-as base64 typed arrays. Big ones would exceed the kernel's output rate limit and bloat the notebook, so their
-data goes to files under hunthub.graph.graph_dir(), which the hunthub.graph.server extension serves to the page.
+as base64 typed arrays. Big ones would exceed the kernel's output rate limit and bloat the notebook, so their data
+goes to files under hunthub.graph.store.graph_dir(), which the hunthub.graph.server extension serves to the page.
+
+What this cannot do: draw past max_edges (it raises, saying how to aggregate, rather than lay out for minutes),
+tell more than MAX_TYPES node types apart by colour (the rest share "other"), or draw in an untrusted notebook or
+with JavaScript off (the output then says so).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from hunthub import graph as store
+from hunthub.graph import store
 from hunthub.graph.layout import layout_unique, unique_edges
 
 MAX_EDGES = 1_000_000
