@@ -8,6 +8,9 @@ A JSON file every kernel reads at start, so `spark.sql("select ... from auth_eve
 
 `path` is relative to the warehouse root (file:// by default, hdfs:// by config) or an absolute URI.
 `schema` (a Spark DDL string) is optional; when present, kernels skip reading Parquet footers at start.
+`sources` (optional, written by `hunthub ingest`) maps a column to the source keys it holds, e.g.
+{"subject_user_name": ["SubjectUserName"], "subject_user_name__9c1f0e": ["subjectUserName"]}: where each field of
+the raw events went, and where the next ingest puts it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -34,6 +37,7 @@ class Table:
     format: str = "parquet"
     description: str = ""
     schema: str = ""
+    sources: dict[str, list[str]] = field(default_factory=dict, hash=False, compare=True)
 
     def location(self, warehouse: str) -> str:
         if "://" in self.path:
@@ -61,9 +65,14 @@ def load(path: str | os.PathLike) -> dict[str, Table]:
         for name, entry in entries.items():
             if not TABLE_NAME.fullmatch(name):
                 raise CatalogError(f"{p}: table name {name!r} is not a valid SQL identifier")
-            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+            if not isinstance(entry, dict):
                 raise CatalogError(f"{p}: table {name}: every field must be a string")
-            tables[name] = Table(name=name, **entry)
+            sources = entry.get("sources", {})
+            if not _is_sources(sources):
+                raise CatalogError(f"{p}: table {name}: 'sources' must map column names to lists of strings")
+            if not all(isinstance(v, str) for k, v in entry.items() if k != "sources"):
+                raise CatalogError(f"{p}: table {name}: every field must be a string")
+            tables[name] = Table(name=name, **{**entry, "sources": sources})
         return tables
     except CatalogError:
         raise
@@ -73,13 +82,22 @@ def load(path: str | os.PathLike) -> dict[str, Table]:
         raise CatalogError(f"The dataset catalog {p} is malformed ({e}); fix or remove it.") from e
 
 
+def _is_sources(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(x, str) for x in v) for k, v in value.items()
+    )
+
+
 def save(path: str | os.PathLike, tables: dict[str, Table]) -> None:
     """Write atomically: kernels read this file while ingest updates it."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     body = {
         "version": 1,
-        "tables": {n: {k: v for k, v in asdict(t).items() if k != "name"} for n, t in tables.items()},
+        "tables": {
+            n: {k: v for k, v in asdict(t).items() if k != "name" and not (k == "sources" and not v)}
+            for n, t in tables.items()
+        },
     }
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".catalog-")
     with os.fdopen(fd, "w") as f:

@@ -11,7 +11,8 @@ from hunthub.ingest import IngestError
 from hunthub.ingest.readers import FORMATS
 
 FORMAT_HELP = (
-    "csv (with a header line), jsonl (JSON object per line), zeek (Zeek TSV), winevent (Windows events as JSON)"
+    "csv (with a header line), jsonl (JSON object per line), zeek (Zeek TSV), winevent (Windows events as JSON or "
+    "XML), evtx (Windows event log files, .evtx as Windows stores them; batch only)"
 )
 
 
@@ -83,6 +84,11 @@ def stream_spec(s, args, target):
     """Everything the stream needs, checked before Spark starts (so a typo costs no JVM start)."""
     from hunthub.ingest.stream import StreamSpec, default_checkpoint, kafka_options
 
+    if args.format == "evtx":
+        raise IngestError(
+            "--format evtx is for `hunthub ingest batch`: EVTX files are binary and read whole, one task per file; "
+            "stream Windows events as JSON (--format winevent), or ingest .evtx files with `ingest batch`"
+        )
     checkpoint = args.checkpoint or str(default_checkpoint(s.state, args.table, args.source))
     spec = StreamSpec(
         source=args.source,
@@ -116,9 +122,13 @@ def run(s, args) -> int:
         if args.ingest_command == "stream":
             spec = stream_spec(s, args, target)
         elif args.ingest_command == "batch":
-            from hunthub.ingest.batch import input_files
+            from hunthub.ingest.batch import input_files, local_evtx
 
-            input_files(args.paths)  # missing files fail here, before a JVM starts
+            files = input_files(args.paths)  # missing files fail here, before a JVM starts
+            if args.format == "evtx":
+                problems = local_evtx(files)[1]  # and local files that are not whole EVTX files
+                if problems:
+                    raise IngestError("nothing was written; these files cannot be read:\n  " + "\n  ".join(problems))
     except IngestError as e:
         print(f"hunthub ingest: error: {e}", file=sys.stderr)
         return 2

@@ -14,14 +14,14 @@ import json
 from hunthub.ingest.readers import (
     FormatError,
     RecordError,
-    column_name,
     file_header,
-    flatten,
     is_body_line,
     json_array_elements,
+    jsonl_doc,
     parse_line,
     winevent_record,
-    with_event_time,
+    xml_event_doc,
+    xml_events,
 )
 
 HEAD_LINES = 50  # enough for a Zeek header (8 lines) or a CSV header after a few blank lines
@@ -60,9 +60,24 @@ def parse_numbered_lines(fmt: str, header, source: str, time_field: str | None, 
             yield parse_one(fmt, header, source, number, raw, time_field)
 
 
+def _first_text(head: list[str]) -> str:
+    return next((line.lstrip("\ufeff").strip() for line in head if line.strip()), "")
+
+
 def looks_like_json_array(head: list[str]) -> bool:
-    first = next((line.lstrip("\ufeff").strip() for line in head if line.strip()), "")
-    return first.startswith("[")
+    return _first_text(head).startswith("[")
+
+
+def looks_like_xml(head: list[str]) -> bool:
+    return _first_text(head).startswith("<")
+
+
+def reads_whole(fmt: str, head: list[str]) -> bool:
+    """Files whose records are not lines, parsed whole in one task: a JSON array (ConvertTo-Json pretty-prints
+    it) and event XML (wevtutil writes its <Event> elements without line breaks)."""
+    if fmt == "winevent" and looks_like_xml(head):
+        return True
+    return fmt in ("winevent", "jsonl") and looks_like_json_array(head)
 
 
 def parse_array(fmt: str, source: str, text: str, time_field: str | None):
@@ -77,11 +92,23 @@ def parse_array(fmt: str, source: str, text: str, time_field: str | None):
         try:
             if not isinstance(doc, dict):
                 raise RecordError(f"array element is {type(doc).__name__}, not an object")
-            if fmt == "winevent":
-                record = winevent_record(doc, time_field)
-            else:
-                record = with_event_time(flatten(doc), column_name(time_field) if time_field else None)
+            record = winevent_record(doc, time_field) if fmt == "winevent" else jsonl_doc(doc, time_field)
             yield ("ok", source, number, raw, record)
+        except RecordError as e:
+            yield ("bad", source, number, raw, str(e))
+        except Exception as e:  # noqa: BLE001
+            yield ("bad", source, number, raw, f"unreadable: {type(e).__name__}: {e}")
+
+
+def parse_xml(source: str, text: str, time_field: str | None):
+    """An event XML document; the entry's line is the element's position (1-based), as for JSON arrays. Text
+    between the events that is not XML scaffolding is a bad entry of its own: nothing is skipped unseen."""
+    for number, (is_event, raw) in enumerate(xml_events(text), 1):
+        if not is_event:
+            yield ("bad", source, number, raw, "not an <Event> element")
+            continue
+        try:
+            yield ("ok", source, number, raw, winevent_record(xml_event_doc(raw), time_field))
         except RecordError as e:
             yield ("bad", source, number, raw, str(e))
         except Exception as e:  # noqa: BLE001
@@ -97,6 +124,9 @@ def parse_text(fmt: str, source: str, data, time_field: str | None = None, delim
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
+    if fmt == "winevent" and looks_like_xml(lines[:HEAD_LINES]):
+        yield from parse_xml(source, text, time_field)
+        return
     if fmt in ("winevent", "jsonl") and looks_like_json_array(lines[:HEAD_LINES]):
         yield from parse_array(fmt, source, text, time_field)
         return

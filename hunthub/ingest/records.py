@@ -10,7 +10,7 @@ import json
 import re
 from datetime import UTC, date, datetime
 
-from hunthub.ingest.readers import RecordError, parse_time
+from hunthub.ingest.readers import FIELDS, KEY, ORIGINS, RESERVED, RecordError, column_name, parse_time
 
 INTEGRAL = {"tinyint": 2**7, "smallint": 2**15, "int": 2**31, "bigint": 2**63}
 
@@ -132,6 +132,19 @@ def record_id(record: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def event_id(record: dict, raw: str) -> str:
+    """The _record_id of a parsed entry. A CSV or Zeek row is all columns, so its content is the whole event. A
+    record keyed by source names (JSON lines, Windows events) is identified by the source's own unique key when it
+    has one (a Windows event's channel, computer, record number and time: the same event from an EVTX file, XML
+    or a forwarder), else by its whole raw text - never by the columns kept, so two events that differ in a field
+    no column holds are two rows, and exact copies are one."""
+    if FIELDS not in record:
+        return record_id(record)
+    key = record.get(KEY)
+    text = json.dumps(["key", *key], separators=(",", ":"), default=_canonical) if key else raw
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def quarantine_id(source: str, line: int, raw: str | None) -> str:
     """A bad record is identified by where it is: the analyst fixes it there, and a rerun must not repeat it."""
     return hashlib.sha256(json.dumps([source, line, raw]).encode()).hexdigest()[:32]
@@ -177,3 +190,66 @@ def parse_ddl(text: str) -> list[tuple[str, str]]:
             raise ValueError(f"cannot read column {part!r} of the catalog schema")
         columns.append((m.group(1).strip("`"), re.sub(r"\s+", "", m.group(2)).lower()))
     return columns
+
+
+# --- which column each source key lands in --------------------------------------------------------------------
+
+
+def _preference(key: str, count: int) -> tuple:
+    """Of new keys competing for one column name, a key that starts with a letter wins it (Windows' Version over
+    Logstash's @version, which forwarders add to every event), then the most frequent (Sysmon's ProcessId over
+    WFP's ProcessID), then the name itself."""
+    return (not key[:1].isalnum(), -count, key)
+
+
+def suffixed(base: str, key: str, taken) -> str:
+    """The column of a key that lost `base` to another: base__ and a hash of its exact spelling, the same for this
+    key in every table and run (lengthened in the unlikely case that it is taken)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    for n in range(6, len(digest) + 1, 2):
+        name = f"{base}__{digest[:n]}"
+        if name not in taken:
+            return name
+    raise ValueError(f"no free column name for {key!r}")  # pragma: no cover - 2**256 names
+
+
+def assign_columns(keys: dict[str, int], sources: dict[str, list[str]], columns, reserved) -> dict[str, str]:
+    """{source key: column} for the keys of one ingest (key -> how many events have it).
+
+    - A key the table has seen keeps its column (the catalog's `sources`: column -> source keys).
+    - A new key gets column_name(key), with src_ before a name the table uses itself (event_time, date, the
+      columns a reader fills, such as computer), if no other key has that column: `reserved` columns never go to
+      a key, nor do columns whose sources are other keys. An existing column with no recorded sources (a table
+      ingested before sources were kept) goes to the first key that asks for it, as it did then.
+    - Of new keys that want the same column (`Image` and `image`), the one _preference picks gets it; each other
+      one gets `suffixed`. Never a quarantine, and the same key lands in the same column in every later ingest.
+    """
+    mapping = {key: column for column, ks in sources.items() for key in ks if key in keys}
+    owned = {column for column, ks in sources.items() if ks} | set(reserved)
+    taken = set(columns) | owned
+    claimable = set(columns) - owned
+    wanted: dict[str, list[str]] = {}
+    for key in keys:
+        if key not in mapping:
+            base = column_name(key)
+            wanted.setdefault(f"src_{base}" if base in reserved else base, []).append(key)
+    for base in sorted(wanted):
+        for key in sorted(wanted[base], key=lambda k: _preference(k, keys[k])):
+            if base in claimable or base not in taken:
+                mapping[key] = base
+                claimable.discard(base)
+            else:
+                mapping[key] = suffixed(base, key, taken)
+            taken.add(mapping[key])
+    return mapping
+
+
+def columns_of(record: dict, sources: dict | None = None) -> dict:
+    """One record as a row of a new table would hold it ({column: value}; or of a table with these catalog
+    `sources`): to look at a parsed event by hand, and in tests."""
+    fields = record.get(FIELDS)
+    if fields is None:
+        return dict(record)
+    own = {k: v for k, v in record.items() if k not in (FIELDS, ORIGINS, KEY)}
+    mapping = assign_columns(dict.fromkeys(fields, 1), sources or {}, (), RESERVED | set(own))
+    return {**own, **{mapping[k]: v for k, v in fields.items()}}

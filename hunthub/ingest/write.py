@@ -8,6 +8,13 @@ interrupted write is repaired by the next run instead of being doubled.
 Schema evolution: a table's columns only grow. New fields become new nullable columns (appended to the catalog
 DDL, which kernels read with, so older partitions show them as NULL); an existing column keeps its type, and a
 value that does not fit it sends that record to quarantine.
+
+Records keyed by the source's names (JSON lines, Windows events) get their columns here, for the whole table at
+once (records.assign_columns): keys that differ only in case or punctuation get distinct columns, the catalog
+remembers which key went where (`sources`), and the raw event is kept in `_raw`.
+
+Nothing is dropped without a count: for every file, records read = written + quarantined + duplicates in the
+input + already in the table (Stats.files), and the summary says each.
 """
 
 from __future__ import annotations
@@ -20,15 +27,27 @@ from pathlib import Path
 
 from hunthub import acl, catalog, locks
 from hunthub.ingest import IngestError
-from hunthub.ingest.readers import EVENT_TIME, LINEAGE, PARTITION, RecordError, time_column
+from hunthub.ingest.readers import (
+    EVENT_TIME,
+    FIELDS,
+    KEY,
+    LINEAGE,
+    ORIGINS,
+    PARTITION,
+    RAW,
+    RESERVED,
+    RecordError,
+    time_column,
+)
 from hunthub.ingest.records import (
+    assign_columns,
     coerce,
     ddl,
+    event_id,
     kind_of,
     merge_kinds,
     parse_ddl,
     quarantine_id,
-    record_id,
     resolved,
     split_top_level,
 )
@@ -48,7 +67,10 @@ DESCRIPTIONS = {
     "jsonl": "JSON lines",
     "zeek": "Zeek logs",
     "winevent": "Windows events",
+    "evtx": "Windows events (EVTX)",
 }
+_RECORD_PARTS = (FIELDS, ORIGINS, KEY)
+FILE_LINES = 20  # files listed one by one in the summary
 
 
 @dataclass
@@ -92,6 +114,8 @@ class Stats:
     new_columns: list[str] = field(default_factory=list)
     dates: list[str] = field(default_factory=list)
     reasons: Counter = field(default_factory=Counter)
+    # per source file: records, written, quarantined, duplicates, already_present (the same counts, file by file)
+    files: dict[str, Counter] = field(default_factory=dict)
 
     def add(self, other: Stats) -> None:
         for name in ("records", "quarantined", "quarantine_written", "duplicates", "already_present", "written"):
@@ -99,40 +123,106 @@ class Stats:
         self.new_columns += [c for c in other.new_columns if c not in self.new_columns]
         self.dates = sorted(set(self.dates) | set(other.dates))
         self.reasons.update(other.reasons)
+        for source, counts in other.files.items():
+            self.files.setdefault(source, Counter()).update(counts)
+
+    def unaccounted(self) -> int:
+        """Records neither written, quarantined nor skipped as duplicates: 0, or ingest has a bug."""
+        return self.records - self.written - self.quarantined - self.duplicates - self.already_present
 
     def summary(self, table: str) -> str:
-        return (
+        lines = [
             f"{table}: read {self.records:,}, written {self.written:,}, quarantined {self.quarantined:,} "
             f"({self.quarantine_written:,} new in quarantine), duplicates skipped "
             f"{self.duplicates + self.already_present:,} ({self.already_present:,} already in the table)"
-        )
+        ]
+        if len(self.files) > 1:
+            for source, c in sorted(self.files.items())[:FILE_LINES]:
+                lines.append(
+                    f"  {source}: read {c['records']:,}, written {c['written']:,}, quarantined {c['quarantined']:,}"
+                    f", duplicates skipped {c['duplicates'] + c['already_present']:,}"
+                    f" ({c['already_present']:,} already in the table)"
+                )
+            if len(self.files) > FILE_LINES:
+                lines.append(f"  ... and {len(self.files) - FILE_LINES:,} more files")
+        if self.unaccounted():
+            lines.append(f"  WARNING: {self.unaccounted():,} records are not accounted for; please report this bug")
+        return "\n".join(lines)
 
 
 # --- executor-side functions (top level: pickled by reference) -----------------------------------------------
 
 
-def _survey(acc, entry):
-    counts, kinds, dates, reasons = acc
-    status = entry[0]
-    counts[status] += 1
-    if status == "ok":
-        for position, (name, value) in enumerate(entry[4].items()):
-            kind, seen = kinds.get(name, (None, None))
-            order = (entry[1], entry[2], position)
-            kinds[name] = (merge_kinds(kind, kind_of(value)), order if seen is None or order < seen else seen)
-        dates.add(entry[4][EVENT_TIME].date().isoformat())
-    else:
-        reasons[_reason_class(entry[4])] += 1
+@dataclass
+class Survey:
+    """One pass over the parsed entries (Spark aggregate: _survey per entry, _merge_survey per partition)."""
+
+    counts: Counter = field(default_factory=Counter)  # ok / bad / fatal
+    columns: dict = field(default_factory=dict)  # column a reader named -> (kind, first seen)
+    keys: dict = field(default_factory=dict)  # source key -> (kind, first seen, events that have it)
+    origins: dict = field(default_factory=dict)  # column a reader filled -> source keys it came from
+    dates: set = field(default_factory=set)
+    reasons: Counter = field(default_factory=Counter)
+    files: dict = field(default_factory=dict)  # source file -> Counter(records, quarantined)
+    raw: bool = False  # records keyed by source names: the table keeps `_raw`
+
+
+def _survey(acc: Survey, entry) -> Survey:
+    status, source, line = entry[0], entry[1], entry[2]
+    acc.counts[status] += 1
+    per_file = acc.files.get(source)
+    if per_file is None:
+        per_file = acc.files[source] = Counter()
+    per_file["records"] += 1
+    if status != "ok":
+        per_file["quarantined"] += 1
+        acc.reasons[_reason_class(entry[4])] += 1
+        return acc
+    record = entry[4]
+    position = 0
+    for name, value in record.items():
+        if name not in _RECORD_PARTS:
+            kind, seen = acc.columns.get(name, (None, None))
+            order = (source, line, position)
+            acc.columns[name] = (merge_kinds(kind, kind_of(value)), order if seen is None or order < seen else seen)
+            position += 1
+    fields = record.get(FIELDS)
+    if fields is not None:
+        acc.raw = True
+        keys = acc.keys
+        for name, value in fields.items():
+            known = keys.get(name)
+            if known is None:
+                # entries of a partition come in file order: the first sight is the partition's earliest
+                keys[name] = (kind_of(value), (source, line, position), 1)
+            else:
+                keys[name] = (merge_kinds(known[0], kind_of(value)), known[1], known[2] + 1)
+            position += 1
+        for column, key in record.get(ORIGINS, {}).items():
+            acc.origins.setdefault(column, set()).add(key)
+    acc.dates.add(record[EVENT_TIME].date().isoformat())
     return acc
 
 
-def _merge_survey(a, b):
-    a[0].update(b[0])
-    for name, (kind, seen) in b[1].items():
-        k, s = a[1].get(name, (None, None))
-        a[1][name] = (merge_kinds(k, kind), seen if s is None or (seen is not None and seen < s) else s)
-    a[2].update(b[2])
-    a[3].update(b[3])
+def _earlier(a, b):
+    return b if a is None or (b is not None and b < a) else a
+
+
+def _merge_survey(a: Survey, b: Survey) -> Survey:
+    a.counts.update(b.counts)
+    for name, (kind, seen) in b.columns.items():
+        k, s = a.columns.get(name, (None, None))
+        a.columns[name] = (merge_kinds(k, kind), _earlier(s, seen))
+    for name, (kind, seen, n) in b.keys.items():
+        k, s, m = a.keys.get(name, (None, None, 0))
+        a.keys[name] = (merge_kinds(k, kind), _earlier(s, seen), m + n)
+    for column, keys in b.origins.items():
+        a.origins.setdefault(column, set()).update(keys)
+    a.dates.update(b.dates)
+    a.reasons.update(b.reasons)
+    for source, counts in b.files.items():
+        a.files.setdefault(source, Counter()).update(counts)
+    a.raw = a.raw or b.raw
     return a
 
 
@@ -141,10 +231,19 @@ def _reason_class(reason: str) -> str:
     return re.sub(r"got \d+", "got N", re.sub(r"'[^']*'", "'...'", reason))[:120]
 
 
-def _typed(entry, columns, time_col):
-    """("ok", id, (source, line), row) or ("bad", entry-with-reason) for one good parsed entry."""
+def _typed(entry, columns, time_col, mapping=None):
+    """("ok", id, (source, line), row) or ("bad", entry-with-reason) for one good parsed entry; `mapping` is
+    {source key: column} for records keyed by source names."""
     _, source, line, raw, record = entry
-    rid = record_id(record)
+    rid = event_id(record, raw)
+    fields = record.get(FIELDS)
+    if fields is None:
+        values, raw_text = record, None
+    else:
+        mapping = mapping or {}
+        values = {mapping[k]: v for k, v in fields.items() if k in mapping}  # unmapped: null in every event
+        values.update((k, v) for k, v in record.items() if k not in _RECORD_PARTS)
+        raw_text = raw
     try:
         row = []
         for name, spark_type in columns:
@@ -154,11 +253,13 @@ def _typed(entry, columns, time_col):
                 row.append(source)
             elif name == "_source_line":
                 row.append(line)
+            elif name == RAW:
+                row.append(raw_text)
             elif name == time_col:
                 row.append(coerce(record[EVENT_TIME], spark_type))
             else:
                 try:
-                    row.append(coerce(record.get(name), spark_type))
+                    row.append(coerce(values.get(name), spark_type))
                 except RecordError as e:
                     raise RecordError(f"column {name}: {e}") from None
         row.append(record[EVENT_TIME].date())
@@ -214,21 +315,52 @@ def choose_time_column(existing: list[tuple[str, str]], fmt: str) -> str:
 
 
 def table_columns(
-    existing: list[tuple[str, str]], kinds: dict, time_col: str = EVENT_TIME
+    existing: list[tuple[str, str]], kinds: dict, time_col: str = EVENT_TIME, raw: bool = False
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(all columns in order, names of the new ones): existing columns keep place and type; new ones follow in
-    the order they first appeared in the input."""
+    the order they first appeared in the input; lineage, then `_raw` (when kept), last."""
     known = {name for name, _ in existing}
     fresh = sorted((seen, name, kind) for name, (kind, seen) in kinds.items() if name not in known and resolved(kind))
     fresh_cols = [(name, kind) for _, name, kind in fresh if name not in (EVENT_TIME, time_col)]
+    tail = [(n, LINEAGE_TYPES[n]) for n in LINEAGE] + ([(RAW, "string")] if raw else [])
     if not existing:
-        columns = [(time_col, "timestamp"), *fresh_cols, *((n, LINEAGE_TYPES[n]) for n in LINEAGE)]
+        columns = [(time_col, "timestamp"), *fresh_cols, *tail]
         return columns, [n for n, _ in columns]
     columns = list(existing) + fresh_cols
-    columns += [(n, LINEAGE_TYPES[n]) for n in LINEAGE if n not in known]
+    columns += [c for c in tail if c[0] not in known]
     if time_col not in known:
         columns.insert(0, (time_col, "timestamp"))
     return columns, [n for n, _ in columns if n not in known]
+
+
+def key_columns(survey: Survey, sources: dict, existing: list[tuple[str, str]], time_col: str) -> dict[str, str]:
+    """{source key: column} for this input's keys that have a value somewhere (a key that is null in every event
+    fills nothing; it gets its column when it has a value)."""
+    keys = {k: n for k, (kind, _, n) in survey.keys.items() if resolved(kind)}
+    reserved = RESERVED | {time_col} | set(survey.columns)
+    return assign_columns(keys, sources, [c for c, _ in existing], reserved)
+
+
+def merged_kinds(survey: Survey, mapping: dict[str, str]) -> dict:
+    """Column -> (kind, first seen), for the columns readers named and those source keys landed in."""
+    kinds = dict(survey.columns)
+    for key, column in mapping.items():
+        kind, seen, _ = survey.keys[key]
+        k, s = kinds.get(column, (None, None))
+        kinds[column] = (merge_kinds(k, kind), _earlier(s, seen))
+    return kinds
+
+
+def updated_sources(sources: dict, survey: Survey, mapping: dict[str, str], columns) -> dict[str, list[str]]:
+    """The catalog's column -> source keys, with this input's: each key once, in the order it came."""
+    present = {name for name, _ in columns}
+    out = {column: list(keys) for column, keys in sources.items()}
+    pairs = [(column, key) for key, column in mapping.items()]
+    pairs += [(column, key) for column, keys in survey.origins.items() for key in sorted(keys)]
+    for column, key in pairs:
+        if column in present and key not in out.setdefault(column, []):
+            out[column].append(key)
+    return {column: keys for column, keys in out.items() if keys}
 
 
 def struct(columns: list[tuple[str, str]]):
@@ -251,8 +383,9 @@ def share_directory(uri: str, writers) -> None:
 
 
 def _append(spark, rows_rdd, columns, location: str, existing_ids_at: str | None, dates=None, partitioned=True,
-            writers=()):  # fmt: skip
-    """Append rows whose _record_id is not in the table yet; returns how many were written."""
+            writers=(), by_file=None):  # fmt: skip
+    """Append rows whose _record_id is not in the table yet; returns how many were written (and puts how many of
+    each _source_file into `by_file`, when given)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -266,7 +399,11 @@ def _append(spark, rows_rdd, columns, location: str, existing_ids_at: str | None
         df = df.join(ids.select("_record_id").where(F.col("_record_id").isNotNull()), "_record_id", "left_anti")
     df = df.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        written = df.count()
+        if by_file is None:
+            written = df.count()
+        else:
+            by_file.update({r[0]: r[1] for r in df.groupBy("_source_file").count().collect()})
+            written = sum(by_file.values())
         if written:
             share_directory(location, writers)
             writer = df.repartition(PARTITION) if partitioned else df.coalesce(1)
@@ -293,44 +430,60 @@ def write_entries(spark, parsed, target: Target, fmt: str, on_fatal: str = "rais
 
 
 def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say) -> Stats:
-    counts, kinds, dates, reasons = parsed.aggregate((Counter(), {}, set(), Counter()), _survey, _merge_survey)
-    stats = Stats(reasons=reasons)
+    survey = parsed.aggregate(Survey(), _survey, _merge_survey)
+    counts = survey.counts
+    stats = Stats(reasons=survey.reasons)
     if counts["fatal"] and on_fatal == "raise":
         problems = [e[4] for e in parsed.filter(lambda e: e[0] == "fatal").take(10)]
         raise IngestError("nothing was written; these files cannot be read:\n  " + "\n  ".join(problems))
     stats.records = counts["ok"] + counts["bad"] + counts["fatal"]
+    stats.files = {source: Counter(records=c["records"], quarantined=c["quarantined"])
+                   for source, c in survey.files.items()}  # fmt: skip
     say(f"{target.table}: parsed {counts['ok']:,} records, {counts['bad'] + counts['fatal']:,} unusable; writing ...")
     existing = existing_columns(spark, target)
+    entry = target.entry()
+    sources = dict(entry.sources) if entry else {}
     time_col = choose_time_column(existing, fmt)
-    columns, new = table_columns(existing, kinds, time_col)
+    mapping = key_columns(survey, sources, existing, time_col) if survey.raw else {}
+    columns, new = table_columns(existing, merged_kinds(survey, mapping), time_col, raw=survey.raw)
     stats.new_columns = new if existing else []
+    if survey.raw:
+        sources = updated_sources(sources, survey, mapping, columns)
 
-    typed = parsed.filter(lambda e: e[0] == "ok").map(lambda e: _typed(e, columns, time_col))
+    typed = parsed.filter(lambda e: e[0] == "ok").map(lambda e: _typed(e, columns, time_col, mapping))
     typed = typed.persist()
     try:
         good = typed.filter(lambda t: t[0] == "ok").map(lambda t: (t[1], (t[2], t[3]))).reduceByKey(_first)
         good = good.persist()
-        unique = good.count()
-        ok_count = typed.filter(lambda t: t[0] == "ok").count()
+        kept = good.map(lambda kv: kv[1][0][0]).countByValue()  # per file: the copy of each event that is kept
+        typed_ok = typed.filter(lambda t: t[0] == "ok").map(lambda t: t[2][0]).countByValue()
+        typed_bad = typed.filter(lambda t: t[0] == "bad").map(lambda t: (t[1][1], _reason_class(t[1][4])))
+        typed_bad = typed_bad.countByValue()
+        unique, ok_count = sum(kept.values()), sum(typed_ok.values())
         stats.duplicates = ok_count - unique
         bad = parsed.filter(lambda e: e[0] != "ok").union(typed.filter(lambda t: t[0] == "bad").map(lambda t: t[1]))
         stats.quarantined = counts["bad"] + counts["fatal"] + (counts["ok"] - ok_count)
-        if counts["ok"] - ok_count:
-            stats.reasons.update(
-                typed.filter(lambda t: t[0] == "bad").map(lambda t: _reason_class(t[1][4])).countByValue()
-            )
+        for (source, reason), n in typed_bad.items():
+            stats.reasons[reason] += n
+            stats.files[source]["quarantined"] += n
+        for source, n in typed_ok.items():
+            stats.files[source]["duplicates"] += n - kept.get(source, 0)
         if unique:
             rows = good.map(lambda kv: kv[1][1])
-            stats.written = _append(spark, rows, columns, target.location, target.location, dates,
-                                    writers=target.writers)  # fmt: skip
+            written = Counter()
+            stats.written = _append(spark, rows, columns, target.location, target.location, survey.dates,
+                                    writers=target.writers, by_file=written)  # fmt: skip
             stats.already_present = unique - stats.written
-            stats.dates = sorted(dates)
+            stats.dates = sorted(survey.dates)
+            for source, n in kept.items():
+                stats.files[source]["written"] += written.get(source, 0)
+                stats.files[source]["already_present"] += n - written.get(source, 0)
         good.unpersist()
         if stats.quarantined:
             stats.quarantine_written = _quarantine(spark, bad, target, fmt)
     finally:
         typed.unpersist()
-    _register(target, fmt, columns, stats)
+    _register(target, fmt, columns, stats, sources)
     return stats
 
 
@@ -352,9 +505,10 @@ def extended_ddl(old: str, columns: list[tuple[str, str]]) -> str:
     return ", ".join([*kept, *([ddl(added)] if added else []), partition])
 
 
-def _register(target: Target, fmt: str, columns, stats: Stats) -> None:
+def _register(target: Target, fmt: str, columns, stats: Stats, sources: dict | None = None) -> None:
     """Kernels read the catalog at start: after this, every new kernel sees the table with its new columns.
-    Only a table with data is registered: an empty location would be an error in every kernel's banner."""
+    Only a table with data is registered: an empty location would be an error in every kernel's banner. `sources`
+    (column -> source keys) is what the next ingest into this table assigns columns by."""
     entry = target.entry()
     if stats.written:
         location = target.location
@@ -367,6 +521,7 @@ def _register(target: Target, fmt: str, columns, stats: Stats) -> None:
                 path=target.table if location == default else location,
                 description=description or f"{DESCRIPTIONS[fmt]} ingested by `hunthub ingest`",
                 schema=extended_ddl(entry.schema if entry else "", columns),
+                sources=sources if sources is not None else (entry.sources if entry else {}),
             ),
         )
     if stats.quarantine_written and catalog.TABLE_NAME.fullmatch(target.quarantine_table):

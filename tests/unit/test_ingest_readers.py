@@ -6,6 +6,7 @@ import pytest
 
 from hunthub.ingest import parse, readers
 from hunthub.ingest.readers import FormatError, RecordError
+from hunthub.ingest.records import columns_of
 
 ZEEK_CONN = [
     "#separator \\x09",
@@ -93,7 +94,7 @@ def test_windows_event_from_get_winevent_convertto_json_is_flattened():
         "RecordId": 1001,
         "EventData": {"TargetUserName": "alice", "LogonType": "3", "IpAddress": "10.0.0.5"},
     }
-    record = readers.winevent_record(doc)
+    record = columns_of(readers.winevent_record(doc))
     assert record == {
         "event_time": datetime(2026, 11, 2, 8, 0, tzinfo=UTC),
         "event_id": 4624,
@@ -121,7 +122,7 @@ def test_windows_event_xml_as_json_and_winlogbeat_shapes():
             "EventData": {"Data": [{"Name": "TargetUserName", "#text": "bob"}, {"Name": "LogonType", "#text": "10"}]},
         }
     }
-    r = readers.winevent_record(xml_json)
+    r = columns_of(readers.winevent_record(xml_json))
     assert r["event_id"] == 4625 and r["record_id"] == 77 and r["computer"] == "DC-01"
     assert r["event_time"] == datetime(2026, 11, 2, 9, 0, 0, 123456, tzinfo=UTC)
     assert r["provider"] == "Microsoft-Windows-Security-Auditing"
@@ -131,7 +132,7 @@ def test_windows_event_xml_as_json_and_winlogbeat_shapes():
         "@timestamp": "2026-11-02T10:00:00Z",
         "winlog": {"event_id": 4672, "computer_name": "WS-0001", "event_data": {"SubjectUserName": "svc_sql"}},
     }
-    r = readers.winevent_record(beat)
+    r = columns_of(readers.winevent_record(beat))
     assert r["event_id"] == 4672 and r["computer"] == "WS-0001" and r["subject_user_name"] == "svc_sql"
 
 
@@ -202,7 +203,9 @@ def test_csv_without_a_time_column_is_a_format_error():
 
 
 def test_jsonl_nested_objects_become_columns_and_reserved_names_are_kept():
-    r = readers.jsonl_record('{"ts": 1793577600, "alert": {"signature": "ET X", "severity": 2}, "date": "monday"}')
+    r = columns_of(
+        readers.jsonl_record('{"ts": 1793577600, "alert": {"signature": "ET X", "severity": 2}, "date": "monday"}')
+    )
     assert r["alert_signature"] == "ET X" and r["alert_severity"] == 2
     assert r["src_date"] == "monday"  # `date` is the partition column
     with pytest.raises(RecordError, match="not JSON"):
