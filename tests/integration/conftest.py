@@ -91,3 +91,39 @@ def auth_events(spark_cluster):
     """The demo table as the warehouse holds it, read with pyarrow: the independent answer key for kernels."""
     warehouse = catalog.local_path(spark_cluster.settings.warehouse)
     return ds.dataset(warehouse / "auth_events", format="parquet", partitioning="hive").to_table()
+
+
+# --- what the ingest tests share ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def raw(spark_cluster, request) -> Path:
+    """A folder for the module's raw files where the executors' account can read them (pytest's tmp dirs are
+    0700)."""
+    d = spark_cluster.settings.state / f"raw-{request.module.__name__.rsplit('.', 1)[-1]}"
+    d.mkdir(mode=0o755, exist_ok=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def spark(spark_cluster):
+    """The ingest session the CLI builds, on the test cluster."""
+    from hunthub.ingest import session
+
+    s = session.start(spark_cluster.settings)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def target(spark_cluster):
+    """target(table): where a test's ingest writes, as the CLI would."""
+    from hunthub.ingest import session
+    from hunthub.ingest.write import Target
+
+    settings = spark_cluster.settings
+
+    def make(table: str) -> Target:
+        return Target(table, settings.warehouse, settings.catalog_path, session.executor_writers(settings))
+
+    return make

@@ -17,8 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hunthub import catalog
-from hunthub.ingest import IngestError, batch, session, stream
-from hunthub.ingest.write import Target
+from hunthub.ingest import IngestError, batch, stream
 from tests.harness import HUNTHUB, fresh_state_dir
 from tests.integration.kernel_client import Kernel
 
@@ -99,31 +98,6 @@ def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o644)
     return path
-
-
-@pytest.fixture(scope="module")
-def raw(spark_cluster) -> Path:
-    """Raw files where the executors' account can read them (pytest's tmp dirs are 0700)."""
-    d = spark_cluster.settings.state / "raw"
-    d.mkdir(mode=0o755, exist_ok=True)
-    return d
-
-
-@pytest.fixture(scope="module")
-def spark(spark_cluster):
-    s = session.start(spark_cluster.settings)
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def target(spark_cluster):
-    settings = spark_cluster.settings
-
-    def make(table: str) -> Target:
-        return Target(table, settings.warehouse, settings.catalog_path, session.executor_writers(settings))
-
-    return make
 
 
 def rows(spark_cluster, location: str) -> list[dict]:

@@ -16,8 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from hunthub import catalog
-from hunthub.ingest import IngestError, batch, evtx, session
-from hunthub.ingest.write import Target
+from hunthub.ingest import IngestError, batch, evtx
 from tests.integration.kernel_client import Kernel
 from tests.real_logs import recording, root
 from tests.unit.test_ingest_evtx import DCSYNC, SECURITY, SYSMON, pypi_sample
@@ -25,31 +24,6 @@ from tests.unit.test_ingest_evtx import DCSYNC, SECURITY, SYSMON, pypi_sample
 pytestmark = pytest.mark.integration
 
 SYSMON_CHANNEL = "Microsoft-Windows-Sysmon/Operational"
-
-
-@pytest.fixture(scope="module")
-def raw(spark_cluster) -> Path:
-    """Raw files where the executors' account can read them (pytest's tmp dirs are 0700)."""
-    d = spark_cluster.settings.state / "raw-evtx"
-    d.mkdir(mode=0o755, exist_ok=True)
-    return d
-
-
-@pytest.fixture(scope="module")
-def spark(spark_cluster):
-    s = session.start(spark_cluster.settings)
-    yield s
-    s.stop()
-
-
-@pytest.fixture(scope="module")
-def target(spark_cluster):
-    settings = spark_cluster.settings
-
-    def make(table: str) -> Target:
-        return Target(table, settings.warehouse, settings.catalog_path, session.executor_writers(settings))
-
-    return make
 
 
 def copy(files: list[Path], into: Path) -> list[str]:

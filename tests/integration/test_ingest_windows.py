@@ -20,8 +20,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from hunthub import catalog
-from hunthub.ingest import batch, session
-from hunthub.ingest.write import Target
+from hunthub.ingest import batch
 from tests.integration.kernel_client import Kernel
 from tests.real_logs import unzipped
 
@@ -58,10 +57,9 @@ def _lines(path: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def files(spark_cluster) -> list[Path]:
+def files(raw) -> list[Path]:
     """The recordings and the synthetic files where the executors' account can read them."""
-    d = spark_cluster.settings.state / "raw-windows"
-    d.mkdir(mode=0o755, exist_ok=True)
+    d = raw
     found = []
     for recording in RECORDINGS:
         found += unzipped(recording, d)
@@ -74,27 +72,15 @@ def files(spark_cluster) -> list[Path]:
     return [*found, synthetic, xml]
 
 
-@pytest.fixture(scope="module")
-def spark(spark_cluster):
-    s = session.start(spark_cluster.settings)
-    yield s
-    s.stop()
-
-
-def _target(spark_cluster, table: str) -> Target:
-    settings = spark_cluster.settings
-    return Target(table, settings.warehouse, settings.catalog_path, session.executor_writers(settings))
-
-
 def _rows(spark_cluster, table: str) -> list[dict]:
     path = catalog.local_path(spark_cluster.settings.warehouse) / table
     return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
 @pytest.fixture(scope="module")
-def ingested(spark, spark_cluster, files):
-    first = batch.ingest_files(spark, [str(f) for f in files], "winevent", _target(spark_cluster, "win_attacks"))
-    again = batch.ingest_files(spark, [str(f) for f in files], "winevent", _target(spark_cluster, "win_attacks"))
+def ingested(spark, target, files):
+    first = batch.ingest_files(spark, [str(f) for f in files], "winevent", target("win_attacks"))
+    again = batch.ingest_files(spark, [str(f) for f in files], "winevent", target("win_attacks"))
     return first, again
 
 
@@ -154,8 +140,8 @@ def test_two_events_that_differ_only_in_their_record_number_are_both_stored(inge
     assert xml == [(7, "198.51.100.7"), (8, "198.51.100.8")]
 
 
-def test_jsonl_keeps_the_colliding_keys_instead_of_quarantining(spark, spark_cluster, files):
-    stats = batch.ingest_files(spark, [str(f) for f in files[:2]], "jsonl", _target(spark_cluster, "json_attacks"))
+def test_jsonl_keeps_the_colliding_keys_instead_of_quarantining(spark, target, files, spark_cluster):
+    stats = batch.ingest_files(spark, [str(f) for f in files[:2]], "jsonl", target("json_attacks"))
     assert stats.quarantined == 0 and stats.unaccounted() == 0
     assert stats.written == sum(len(set(_lines(f))) for f in files[:2])
     sources = catalog.load(spark_cluster.settings.catalog_path)["json_attacks"].sources
