@@ -21,6 +21,7 @@ import pytest
 
 from hunthub import docker_cluster
 from tests import docker_env
+from tests.e2e.scratch_probe import PROBE
 from tests.harness import fresh_state_dir, running_stack, stack_env
 from tests.hub_client import HubUser
 
@@ -41,23 +42,6 @@ envs = spark.sparkContext.parallelize(range(2), 2).map(lambda _: json.dumps(dict
 print(json.dumps({"app": spark.sparkContext.appName, "master": spark.sparkContext.master,
                   "tables": sorted(t.name for t in spark.catalog.listTables()), "ui": spark.sparkContext.uiWebUrl,
                   "kernel": dict(os.environ), "workers": [json.loads(e) for e in envs]}))
-"""
-
-PROBE = """
-import json, os
-other = {other!r}
-def probe(_):
-    tries = {{"list": lambda: os.listdir(other), "read": lambda: open(other + "/evidence.txt").read(),
-             "write": lambda: open(other + "/planted.txt", "w").write("x")}}
-    seen = {{}}
-    for what, attempt in tries.items():
-        try:
-            attempt()
-            seen[what] = "allowed"
-        except OSError as e:
-            seen[what] = type(e).__name__
-    return json.dumps(seen)
-print(sc.parallelize([0], 1).map(probe).collect()[0])
 """
 
 
