@@ -154,7 +154,7 @@ def run(args, results: dict) -> None:
     from tests.e2e.test_graph_view import Server
 
     server = Server()
-    os.environ["HUNTHUB_GRAPH_DIR"] = str(server.home / ".hunthub" / "graphs")  # where the server looks
+    os.environ["HUNTHUB_KERNEL_GRAPH_DIR"] = str(server.home / ".hunthub" / "graphs")  # where the server looks
     try:
         with browser() as b:
             for m in args.sizes:

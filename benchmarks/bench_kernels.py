@@ -126,9 +126,9 @@ def stock_answer(argv: list[str], stdin: str | None, expected: int, env: dict, l
 def bench(runs: int, results: dict) -> None:
     with bench_cluster() as (state, s, base, pool):
         envs = {
-            "scala": {**base, "JUPYTERHUB_USER": "scala", "HUNTHUB_WARM_DRIVER": "0"},
-            "sql": {**base, "JUPYTERHUB_USER": "sql", "HUNTHUB_WARM_DRIVER": "0"},
-            "sql-warm": {**base, "JUPYTERHUB_USER": "sqlwarm", "HUNTHUB_WARM_DRIVER_DIR": str(pool)},
+            "scala": {**base, "JUPYTERHUB_USER": "scala", "HUNTHUB_KERNEL_WARM_DRIVER": "0"},
+            "sql": {**base, "JUPYTERHUB_USER": "sql", "HUNTHUB_KERNEL_WARM_DRIVER": "0"},
+            "sql-warm": {**base, "JUPYTERHUB_USER": "sqlwarm", "HUNTHUB_KERNEL_WARM_DRIVER_DIR": str(pool)},
         }
         path = catalog.local_path(catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse))
         expected = auth_event_count(s)

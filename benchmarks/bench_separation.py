@@ -182,14 +182,14 @@ def contender_env(base: dict, s, kind: str, local_dir: Path | None) -> dict:
     from hunthub.hub.config import kernel_environment
 
     env = {**base, **kernel_environment(s, tasks="cluster" if kind == "shared" else "driver")}
-    env.update({"JUPYTERHUB_USER": USERS[kind], "HUNTHUB_WARM_DRIVER": "0"})
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    env.update({"JUPYTERHUB_USER": USERS[kind], "HUNTHUB_KERNEL_WARM_DRIVER": "0"})
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
     if local_dir is not None:
         conf["spark.local.dir"] = str(local_dir)
     if kind == "own-driver-c2":
         options = conf["spark.driver.extraJavaOptions"].split()
         conf["spark.driver.extraJavaOptions"] = " ".join(o for o in options if o != "-XX:TieredStopAtLevel=1")
-    env["HUNTHUB_SPARK_CONF"] = json.dumps(conf, sort_keys=True)
+    env["HUNTHUB_KERNEL_SPARK_CONF"] = json.dumps(conf, sort_keys=True)
     return env
 
 
@@ -418,10 +418,12 @@ def bench(args, results: dict, meta: dict) -> None:
                 ctx["local_dir"][kind] = local_dir = state / f"{kind}-local"
                 local_dir.mkdir(mode=0o700)
             envs[kind] = contender_env(base, s, kind, local_dir)
-        if not envs["shared"]["HUNTHUB_SPARK_MASTER"].startswith("spark://"):
-            raise RuntimeError(f"the hub's cluster environment has master {envs['shared']['HUNTHUB_SPARK_MASTER']!r}")
-        meta["spark_conf"] = {k: json.loads(e["HUNTHUB_SPARK_CONF"]) for k, e in envs.items()}
-        meta["master"] = {k: e["HUNTHUB_SPARK_MASTER"] for k, e in envs.items()}
+        if not envs["shared"]["HUNTHUB_KERNEL_SPARK_MASTER"].startswith("spark://"):
+            raise RuntimeError(
+                f"the hub's cluster environment has master {envs['shared']['HUNTHUB_KERNEL_SPARK_MASTER']!r}"
+            )
+        meta["spark_conf"] = {k: json.loads(e["HUNTHUB_KERNEL_SPARK_CONF"]) for k, e in envs.items()}
+        meta["master"] = {k: e["HUNTHUB_KERNEL_SPARK_MASTER"] for k, e in envs.items()}
         shared_apps = 0
         for i in range(args.rounds + 1):
             # round 0 warms the fresh cluster and the page cache up and is not counted; then alternating order

@@ -175,7 +175,7 @@ def bench_cluster():
     try:
         log("starting a Spark master + worker ...")
         s = start_cluster(state, sup)
-        base = {**os.environ, **kernel_environment(s), "HUNTHUB_DRIVER_LOG_DIR": str(state / "driver-logs")}
+        base = {**os.environ, **kernel_environment(s), "HUNTHUB_KERNEL_DRIVER_LOG_DIR": str(state / "driver-logs")}
         pool = state / "warm-pool"
         pool.mkdir(mode=0o700)
         yield state, s, base, pool
@@ -188,9 +188,9 @@ def kernel_bench(runs: int, results: dict) -> None:
     with bench_cluster() as (state, s, base, pool):
         envs = {
             # the kernel's own cold start: no warm driver to adopt
-            "hunthub": {**base, "JUPYTERHUB_USER": "bench", "HUNTHUB_WARM_DRIVER": "0"},
+            "hunthub": {**base, "JUPYTERHUB_USER": "bench", "HUNTHUB_KERNEL_WARM_DRIVER": "0"},
             # what an analyst's server normally gives: a warm driver started beforehand (not timed)
-            "hunthub-warm": {**base, "JUPYTERHUB_USER": "benchwarm", "HUNTHUB_WARM_DRIVER_DIR": str(pool)},
+            "hunthub-warm": {**base, "JUPYTERHUB_USER": "benchwarm", "HUNTHUB_KERNEL_WARM_DRIVER_DIR": str(pool)},
             "plain": {**base, "JUPYTERHUB_USER": "bench"},
         }
         path = catalog.load(s.catalog_path)[demo.TABLE].location(s.warehouse)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -16,6 +15,7 @@ from traitlets.config import Config
 
 from hunthub import atomic_file, catalog, cluster, driver_jvm, paths
 from hunthub.hub.usernames import username_problem
+from hunthub.kernel_env import KernelEnv
 from hunthub.kernels import core_yield
 from hunthub.settings import HuntHub, load
 
@@ -59,6 +59,8 @@ def username_setting_problems(s: HuntHub) -> list[str]:
     named = {"oauth_admin_users": s.oauth_admin_users, "oauth_allowed_users": s.oauth_allowed_users}
     if s.demo or s.auth == "native":
         named = {"admin_user": [s.admin_user]}
+    elif s.auth == "ldap":
+        named = {"ldap_admin_users": s.ldap_admin_users, "ldap_allowed_users": s.ldap_allowed_users}
     problems = []
     for setting, names in named.items():
         for name in names:
@@ -87,6 +89,9 @@ def apply_authenticator(c: Config, s: HuntHub) -> None:
         c.Authenticator.admin_users = {s.admin_user}
         c.JupyterHub.authenticator_class = "dummy"
         c.Authenticator.allow_all = True
+        return
+    if s.auth == "ldap":
+        apply_ldap(c, s)
         return
     if s.auth != "native":
         apply_oauth(c, s)
@@ -158,6 +163,8 @@ def oauth_problems(s: HuntHub) -> list[str]:
     """What stops the configured login from working, in words an admin can act on."""
     if s.demo or s.auth == "native":
         return []
+    if s.auth == "ldap":
+        return ldap_problems(s)
     problems = []
     if not s.oauth_client_id:
         problems.append(f"auth = {s.auth} needs HuntHub.oauth_client_id (HUNTHUB_OAUTH_CLIENT_ID)")
@@ -254,6 +261,113 @@ def apply_oauth(c: Config, s: HuntHub) -> None:
         c.HuntHubGoogleAuthenticator.allow_all = s.oauth_allow_all or not s.oauth_allowed_users
 
 
+LDAP_URL = re.compile(r"^(?P<scheme>ldaps?)://(?P<host>\[[0-9a-fA-F:.]+\]|[^/:\s\[\]]+)(?::(?P<port>\d{1,5}))?/?$")
+
+
+def ldap_problems(s: HuntHub) -> list[str]:
+    """What stops the LDAP login from working, in words an admin can act on (auth = ldap)."""
+    from hunthub.hub.ldap import PasswordFileError, read_password_file
+
+    problems = []
+    if not LDAP_URL.match(s.ldap_server_url):
+        problems.append(
+            "auth = ldap needs HuntHub.ldap_server_url, the directory as ldaps://host[:port] or ldap://host[:port] "
+            f"(not {s.ldap_server_url!r})"
+        )
+    if not s.ldap_bind_dn_template and not s.ldap_search_base:
+        problems.append(
+            "auth = ldap needs HuntHub.ldap_search_base (search for users, then bind: Active Directory) or "
+            "HuntHub.ldap_bind_dn_template (bind as e.g. 'uid={username},ou=people,dc=corp,dc=example')"
+        )
+    if s.ldap_bind_dn_template and s.ldap_search_base:
+        problems.append(
+            "set either HuntHub.ldap_search_base (search, then bind) or HuntHub.ldap_bind_dn_template (direct bind), "
+            "not both"
+        )
+    bad = [t for t in s.ldap_bind_dn_template if "{username}" not in t]
+    if bad:
+        problems.append(f"HuntHub.ldap_bind_dn_template needs '{{username}}' in every entry, not in {bad}")
+    if s.ldap_search_base and not s.ldap_user_attribute:
+        problems.append("HuntHub.ldap_user_attribute is empty: set it to uid (OpenLDAP) or sAMAccountName (AD)")
+    if s.ldap_bind_dn and not s.ldap_bind_password_file:
+        problems.append(
+            "HuntHub.ldap_bind_dn needs HuntHub.ldap_bind_password_file, a file with its password (chmod 600)"
+        )
+    if s.ldap_bind_password_file:
+        if not s.ldap_bind_dn:
+            problems.append("HuntHub.ldap_bind_password_file is set but HuntHub.ldap_bind_dn (whose password) is not")
+        try:
+            read_password_file(s.ldap_bind_password_file)
+        except PasswordFileError as e:
+            problems.append(f"HuntHub.ldap_bind_password_file: {e}")
+    groups_used = s.ldap_allowed_groups or s.ldap_admin_groups or s.spark_queues
+    if s.ldap_group_membership == "member" and not s.ldap_group_search_base and groups_used:
+        problems.append(
+            "groups are used (ldap_allowed_groups, ldap_admin_groups or spark_queues) but "
+            "HuntHub.ldap_group_search_base is empty: set it to where groups are (e.g. 'ou=groups,dc=corp,dc=example')"
+            ", or set HuntHub.ldap_group_membership = 'memberOf' (Active Directory)"
+        )
+    if not (s.ldap_allowed_groups or s.ldap_allowed_users or s.ldap_admin_groups or s.ldap_admin_users):
+        problems.append("nobody could log in: set HuntHub.ldap_allowed_groups (or ldap_allowed_users)")
+    if s.ldap_ca_file and not os.access(s.ldap_ca_file, os.R_OK):
+        problems.append(f"HuntHub.ldap_ca_file {s.ldap_ca_file} cannot be read")
+    if s.ldap_timeout <= 0:
+        problems.append(f"HuntHub.ldap_timeout must be at least 1 second, not {s.ldap_timeout}")
+    return problems + username_setting_problems(s)
+
+
+def apply_ldap(c: Config, s: HuntHub) -> None:
+    """Login with a directory (hunthub.hub.ldap): the server and TLS, how users are found, and groups."""
+    import ssl
+
+    problems = ldap_problems(s)
+    if problems:
+        raise HubConfigError("; ".join(problems))
+    m = LDAP_URL.match(s.ldap_server_url)
+    c.JupyterHub.authenticator_class = "hunthub-ldap"
+    auth = c.HuntHubLDAPAuthenticator
+    auth.server_address = m["host"].strip("[]")
+    if m["scheme"] == "ldaps":
+        auth.tls_strategy = "on_connect"
+    else:
+        auth.tls_strategy = "before_bind" if s.ldap_starttls else "insecure"
+    auth.server_port = int(m["port"] or (636 if m["scheme"] == "ldaps" else 389))
+    # ldap3 does not verify the server's certificate unless told to: a forged directory would collect passwords
+    auth.tls_kwargs = {"validate": ssl.CERT_REQUIRED, **({"ca_certs_file": s.ldap_ca_file} if s.ldap_ca_file else {})}
+    auth.timeout = s.ldap_timeout
+    if s.ldap_search_base:
+        auth.lookup_dn = True
+        auth.user_search_base = s.ldap_search_base
+        auth.user_attribute = s.ldap_user_attribute
+        auth.lookup_dn_user_dn_attribute = s.ldap_user_attribute
+        # the hub name is the directory's own value (as AD spells the sAMAccountName), not what was typed
+        auth.use_lookup_dn_username = True
+        if s.ldap_bind_dn:
+            auth.lookup_dn_search_user = s.ldap_bind_dn
+            # the file's path, not the password: it is read when used, and never sits in the config
+            auth.lookup_dn_search_password_file = s.ldap_bind_password_file
+    else:
+        auth.bind_dn_template = list(s.ldap_bind_dn_template)
+    auth.group_membership = s.ldap_group_membership
+    auth.group_search_base = s.ldap_group_search_base
+    auth.login_groups = set(s.ldap_allowed_groups)
+    auth.admin_groups = set(s.ldap_admin_groups)
+    auth.allowed_users = set(s.ldap_allowed_users)
+    # JupyterHub would otherwise let every user already in its database in once allowed_users is set: access must
+    # follow the directory, so someone taken out of the allowed groups is refused at their next login
+    auth.allow_existing_users = False
+    auth.admin_users = set(s.ldap_admin_users)
+    # directory groups become hub groups at every login: HuntHub.spark_queues picks the queue from them
+    auth.manage_groups = True
+    # as with OIDC: admin is what the settings grant, so the admin role holds exactly ldap_admin_users at start and
+    # members of the admin groups get it back at their next login (see apply_oauth_admins)
+    roles = c.JupyterHub.load_roles if isinstance(c.JupyterHub.get("load_roles"), list) else []
+    c.JupyterHub.load_roles = [
+        *(x for x in roles if x.get("name") != "admin"),
+        {"name": "admin", "users": sorted(s.ldap_admin_users)},
+    ]
+
+
 def embedded_executor_options(s: HuntHub) -> dict[str, str]:
     """Executors of the embedded worker on this host start from the host's class archive (hunthub.driver_jvm);
     the worker containers of docker mode and external clusters do not see it."""
@@ -261,9 +375,10 @@ def embedded_executor_options(s: HuntHub) -> dict[str, str]:
     return {"spark.executor.extraJavaOptions": options} if options else {}
 
 
-def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
-    """What every analyst's server (and so every kernel) is told about the cluster and the data. `tasks` is where
-    the sessions' tasks run (HuntHub.analyst_tasks unless given: ingest always runs on the cluster)."""
+def kernel_contract(s: HuntHub, tasks: str | None = None) -> KernelEnv:
+    """What every analyst's server (and so every kernel) is told about the cluster and the data (see
+    hunthub.kernel_env). `tasks` is where the sessions' tasks run (HuntHub.analyst_tasks unless given: ingest
+    always runs on the cluster)."""
     tasks = tasks or s.analyst_tasks
     # small, fast-starting drivers (see hunthub.driver_jvm); not the host's class archive in containers
     conf = {"spark.driver.extraJavaOptions": driver_jvm.java_options(archive=s.spawner != "docker")}
@@ -291,29 +406,33 @@ def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
         # drivers' UIs listen on loopback, which every local account reaches: none may stop another's jobs there
         conf["spark.ui.killEnabled"] = "false"
     conf.update(s.spark_conf)
-    env = {
-        "HUNTHUB_SPARK_MASTER": master,
-        "HUNTHUB_SPARK_CONF": json.dumps(conf, sort_keys=True),
-        "HUNTHUB_WAREHOUSE": s.warehouse,
-        "HUNTHUB_CATALOG": s.catalog_path,
-        "HUNTHUB_WARM_DRIVER": "1" if s.warm_driver else "0",
-        "HUNTHUB_WARM_DRIVER_TTL": str(s.warm_driver_ttl),
-        "HUNTHUB_WARM_DRIVER_DELAY": str(s.warm_driver_delay),
-        "HUNTHUB_SQL_ROW_LIMIT": str(s.sql_row_limit),
-        "SPARK_HOME": str(paths.spark_home()),
+    return KernelEnv(
+        spark_master=master,
+        spark_conf=conf,
+        warehouse=s.warehouse,
+        catalog=s.catalog_path,
+        warm_driver=s.warm_driver,
+        warm_driver_ttl=float(s.warm_driver_ttl),
+        warm_driver_delay=float(s.warm_driver_delay),
+        sql_row_limit=s.sql_row_limit,
+        spark_home=str(paths.spark_home()),
         # the same Python on the driver and on the executors
-        "PYSPARK_PYTHON": sys.executable,
-    }
-    env.update(livy_environment(s))
-    env.update(graphistry_environment(s))
-    if s.embedded_cluster and tasks == "cluster":  # who holds the cluster's cores: only where sessions use them
-        env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://127.0.0.1:{s.spark_master_webui_port}"
-    java_home = paths.java_home()
-    if java_home:
-        env["JAVA_HOME"] = java_home
-    if s.spawner != "docker":  # drivers in containers do not see the host's slots (see hunthub.jvm_slots)
-        env["HUNTHUB_JVM_START_SLOTS_DIR"] = str(jvm_start_slots_dir(s))
-    return env
+        pyspark_python=sys.executable,
+        java_home=paths.java_home() or "",
+        # who holds the cluster's cores: only where sessions use them
+        master_webui=(
+            f"http://127.0.0.1:{s.spark_master_webui_port}" if s.embedded_cluster and tasks == "cluster" else ""
+        ),
+        # drivers in containers do not see the host's slots (see hunthub.jvm_slots)
+        jvm_start_slots_dir=str(jvm_start_slots_dir(s)) if s.spawner != "docker" else "",
+        **livy_fields(s),
+        **graphistry_fields(s),
+    )
+
+
+def kernel_environment(s: HuntHub, tasks: str | None = None) -> dict[str, str]:
+    """kernel_contract's variables, as JupyterHub's Spawner.environment takes them."""
+    return kernel_contract(s, tasks).to_environ()
 
 
 def executor_allocation(s: HuntHub) -> dict[str, str]:
@@ -379,16 +498,16 @@ def prepare_jvm_start_slots(s: HuntHub) -> Path | None:
     return jvm_slots.prepare(jvm_start_slots_dir(s), s.jvm_start_slots)
 
 
-def graphistry_environment(s: HuntHub) -> dict[str, str]:
+def graphistry_fields(s: HuntHub) -> dict[str, str | float]:
     """Where analysts' graphs go; nothing at all without a server, so nothing is ever sent anywhere."""
     if not s.graphistry_server:
         return {}
     return {
-        "HUNTHUB_GRAPHISTRY_SERVER": s.graphistry_server,
-        "HUNTHUB_GRAPHISTRY_PROTOCOL": s.graphistry_protocol,
-        "HUNTHUB_GRAPHISTRY_CLIENT_URL": s.graphistry_client_url or s.graphistry_url,
-        "HUNTHUB_GRAPHISTRY_PRIVACY": s.graphistry_privacy,
-        "HUNTHUB_GRAPHISTRY_TIMEOUT": str(s.graphistry_timeout),
+        "graphistry_server": s.graphistry_server,
+        "graphistry_protocol": s.graphistry_protocol,
+        "graphistry_client_url": s.graphistry_client_url or s.graphistry_url,
+        "graphistry_privacy": s.graphistry_privacy,
+        "graphistry_timeout": float(s.graphistry_timeout),
     }
 
 
@@ -428,9 +547,10 @@ def apply_docker_spawner(c: Config, s: HuntHub, gateway: str | None = None) -> N
     c.HuntHubDockerSpawner.spark_default_queue = s.spark_default_queue
     apply_analyst_limits(c.HuntHubDockerSpawner, s)
     c.HuntHubDockerSpawner.notebook_dir = "/home/analyst"
-    c.Spawner.environment = kernel_environment(s)
-    if s.analyst_tasks == "cluster":
-        c.Spawner.environment["HUNTHUB_SPARK_MASTER"] = f"spark://{names.master}:7077"
+    contract = kernel_contract(s)
+    if s.analyst_tasks == "cluster":  # the master, as the analysts' containers reach it
+        contract = contract.replace(spark_master=f"spark://{names.master}:7077")
+    c.Spawner.environment = contract.to_environ()
 
 
 def apply_analyst_limits(spawner_config, s: HuntHub) -> None:
@@ -509,16 +629,16 @@ def write_sparkmagic_config(s: HuntHub) -> Path:
     return conf_dir
 
 
-def livy_environment(s: HuntHub) -> dict[str, str]:
-    """What an analyst's server needs for the Livy kernels; nothing without a Livy URL, so they are not offered."""
+def livy_fields(s: HuntHub) -> dict[str, str]:
+    """What an analyst's server needs for the Livy kernels; nothing without a Livy URL, so they are not offered.
+    (The gateway's URL is in sparkmagic's config file, which the kernels read.)"""
     if not s.livy_url:
         return {}
     from hunthub import kernelspecs
 
     return {
-        "HUNTHUB_LIVY_GATEWAY_URL": s.livy_gateway_url,
-        "SPARKMAGIC_CONF_DIR": str(s.livy_dir / "sparkmagic"),
-        "JUPYTER_PATH": str(kernelspecs.livy_data_dir()),
+        "sparkmagic_conf_dir": str(s.livy_dir / "sparkmagic"),
+        "jupyter_path": str(kernelspecs.livy_data_dir()),
     }
 
 
@@ -538,6 +658,7 @@ def apply_hub(c: Config, s: HuntHub) -> None:
         "oidc": "hunthub — sign in with your organisation's account.",
         "github": "hunthub — sign in with your GitHub account.",
         "google": "hunthub — sign in with your organisation's Google account.",
+        "ldap": "hunthub — sign in with your directory (LDAP / Active Directory) user name and password.",
     }
     c.JupyterHub.template_vars = {"announcement_login": welcome["native" if s.demo else s.auth]}
     if not s.demo and os.geteuid() != 0:
@@ -696,4 +817,41 @@ def configure(c: Config, settings: HuntHub | None = None) -> HuntHub:
     apply_kernel_culling(c, s)
     apply_limits(c, s)
     apply_status_service(c, s)
+    apply_site_config(c, s)
     return s
+
+
+def _refuse_if_others_can_change(path: Path) -> None:
+    """Site configuration runs as the hub's account (root, usually): another account that could change it would
+    run its code as root."""
+    st = path.stat()
+    owners = {0, os.geteuid()}
+    if st.st_uid not in owners or st.st_mode & 0o022:
+        raise HubConfigError(
+            f"site configuration {path} can be changed by another account than the hub's (owner uid {st.st_uid}, "
+            f"mode {st.st_mode & 0o777:o}): make it owned by root and not group- or world-writable "
+            "(chown root; chmod go-w)"
+        )
+
+
+def apply_site_config(c: Config, s: HuntHub) -> list[Path]:
+    """Run the site's jupyterhub_config.d files (HuntHub.site_config_dir) over hunthub's configuration, in name
+    order, each with `c` as jupyterhub_config.py has it; returns the files run. A file that fails stops the hub
+    with its name: a site setting silently not applied (a login rule, a limit) is worse than a hub that does not
+    start."""
+    folder = Path(s.site_config_dir)
+    if not folder.is_dir():
+        return []
+    ran = []
+    for path in [folder, *sorted(folder.glob("*.py"))]:
+        _refuse_if_others_can_change(path)
+    for path in sorted(folder.glob("*.py")):
+        print(f"hunthub: site configuration {path}", file=sys.stderr, flush=True)
+        namespace = {"c": c, "get_config": lambda: c, "__file__": str(path), "__name__": "jupyterhub_config_d"}
+        try:
+            code = compile(path.read_bytes(), str(path), "exec")
+            exec(code, namespace)  # noqa: S102 - the admin's own configuration, as JupyterHub runs its config file
+        except Exception as e:
+            raise HubConfigError(f"site configuration {path} failed: {type(e).__name__}: {e}") from e
+        ran.append(path)
+    return ran

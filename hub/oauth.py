@@ -38,6 +38,7 @@ from traitlets import Bool, Integer, Unicode
 from traitlets.config import Configurable
 
 from hunthub import atomic_file
+from hunthub.hub import refusals
 from hunthub.hub.usernames import UsernameRules
 
 # how long a discovery document or key set is trusted before it is fetched again (providers rotate keys)
@@ -54,25 +55,14 @@ class _ClearRefusals(UsernameRules):
         name = auth_model["name"]
         problem = self.username_problem(name)
         if problem:
-            raise web.HTTPError(
-                403,
-                f"Your identity provider signs you in as {name!r} ({self.username_source}), which hunthub cannot use "
-                f"as a user name: {problem}. Ask your hunthub admin; the name is never changed silently, so that "
-                "two people never share one account.",
-            )
+            raise refusals.unusable_name("Your identity provider", name, self.username_source, problem)
         return auth_model
 
     async def check_allowed(self, username, auth_model):
         if await super().check_allowed(username, auth_model):
             return True
-        groups = ", ".join(sorted(auth_model.get("groups") or [])) or "none"
         allowed = set(self.allowed_groups) | set(getattr(self, "allowed_organizations", ()))
-        wanted = ", ".join(sorted(allowed)) or "(no group is allowed: ask for your user name)"
-        raise web.HTTPError(
-            403,
-            f"You signed in as {username}, but your account may not use this hub. Hub access is for members of: "
-            f"{wanted}. Your groups: {groups}. Ask your hunthub admin to give you access.",
-        )
+        raise refusals.not_allowed(username, auth_model.get("groups") or [], allowed)
 
     async def get_token_info(self, handler, params):
         try:
@@ -198,10 +188,9 @@ class _ProviderAccounts(Configurable):
             return getattr(SubjectBindings(self.subject_file), action)(name, *args)
         except (SubjectRecordError, OSError) as e:
             self.log.error("Refused login as %s: the record of provider accounts fails: %s", name, e)
-            raise web.HTTPError(
-                503,
+            raise refusals.hub_fault(
                 "hunthub cannot read its record of which provider account owns which user name, so it cannot let "
-                "anyone in. Tell your hunthub admin (the hub's log says what is wrong).",
+                "anyone in"
             ) from e
 
     def _check_owner(self, auth_model, record: bool) -> None:

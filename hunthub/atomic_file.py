@@ -18,12 +18,17 @@ from pathlib import Path
 def write_text(path: Path | str, text: str, mode: int = 0o600, durable: bool = False) -> Path:
     """Replace `path` with `text` (UTF-8), mode `mode`. `durable`: on disk before the rename (records that must
     survive a power cut, like the accounts ledger), at the cost of an fsync."""
+    return write_bytes(path, text.encode("utf-8"), mode, durable)
+
+
+def write_bytes(path: Path | str, data: bytes, mode: int = 0o600, durable: bool = False) -> Path:
+    """write_text's bytes: replace `path` with `data`, mode `mode`."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(text)
+            f.write(data)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

@@ -198,59 +198,6 @@ def check_state_dir(state_dir: Path) -> Check:
     return Check("State dir", True, f"{state_dir} ({free:.0f} GiB free)")
 
 
-def tcp_reachable(host: str, port: int, timeout: float = 3.0) -> str | None:
-    """None when a TCP connection succeeds, else the reason it did not."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except TimeoutError:
-        return f"no answer within {timeout:.0f} s"
-    except OSError as e:
-        return e.strerror or str(e)
-
-
-def master_endpoints(master: str) -> list[tuple[str, int]]:
-    """host/port pairs of a spark:// URL (several for a standby-master setup)."""
-    if not master.startswith("spark://"):
-        return []
-    endpoints = []
-    for part in master[len("spark://") :].split(","):
-        host, sep, port = part.rpartition(":")
-        if not sep or "]" in port:  # no port given (an IPv6 address has colons of its own)
-            host, port = part, ""
-        if not port.isdigit() and port:
-            raise ValueError(f"bad port {port!r} in Spark master URL {master!r}")
-        endpoints.append((host.strip("[]"), int(port or 7077)))
-    return endpoints
-
-
-def master_problem(master: str, timeout: float = 3.0, env=os.environ) -> str | None:
-    """None if the cluster manager behind `master` answers; otherwise a sentence saying what is wrong."""
-    if master.startswith("local"):
-        return None
-    if master == "yarn":
-        conf_dirs = [env.get(v) for v in ("YARN_CONF_DIR", "HADOOP_CONF_DIR")]
-        if not any(d and Path(d, "yarn-site.xml").is_file() for d in conf_dirs):
-            return (
-                "master is `yarn` but neither YARN_CONF_DIR nor HADOOP_CONF_DIR points at a directory with "
-                "yarn-site.xml, so Spark cannot find the ResourceManager"
-            )
-        return None
-    try:
-        endpoints = master_endpoints(master)
-    except ValueError as e:
-        return str(e)
-    if not endpoints:
-        return f"unsupported master URL {master!r} (use spark://host:port or yarn)"
-    reasons = []
-    for host, port in endpoints:
-        reason = tcp_reachable(host, port, timeout)
-        if reason is None:
-            return None
-        reasons.append(f"{host}:{port}: {reason}")
-    return f"cannot reach the Spark master at {master} ({'; '.join(reasons)})"
-
-
 def check_login(s) -> Check:
     """The configured login: its settings, and for OpenID Connect whether the provider's discovery answers."""
     from hunthub.hub.config import oauth_problems
@@ -259,7 +206,20 @@ def check_login(s) -> Check:
         return Check("Login", True, "demo (any password)" if s.demo else "hunthub accounts, approved by an admin")
     problems = oauth_problems(s)
     if problems:
-        return Check("Login", False, "; ".join(problems), "Fix the HuntHub.oauth_* settings (hunthub/settings.py).")
+        which = "ldap" if s.auth == "ldap" else "oauth"
+        return Check("Login", False, "; ".join(problems), f"Fix the HuntHub.{which}_* settings (hunthub/settings.py).")
+    if s.auth == "ldap":
+        from hunthub.hub.ldap import probe
+
+        problem = probe(s.ldap_server_url, s.ldap_starttls, s.ldap_ca_file, min(s.ldap_timeout, 5))
+        if problem:
+            return Check(
+                "Login", True, f"LDAP directory {s.ldap_server_url} does not answer ({problem})",
+                "Analysts cannot log in until it does: check the URL, the CA file and that this machine can reach it.",
+                warning=True,
+            )  # fmt: skip
+        tls = s.ldap_starttls or s.ldap_server_url.startswith("ldaps://")
+        return Check("Login", True, f"LDAP directory {s.ldap_server_url} ({'TLS verified' if tls else 'no TLS'})")
     if s.auth != "oidc":
         return Check("Login", True, f"{s.auth} (client {s.oauth_client_id})")
     url = f"{s.oauth_issuer.rstrip('/')}/.well-known/openid-configuration"

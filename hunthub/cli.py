@@ -3,38 +3,44 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
+from traitlets.config import Config
+
 from hunthub import __version__
-from hunthub.settings import HuntHub, load_config
+from hunthub.settings import SYSTEM_CONFIG, HuntHub, load_config
+
+
+def _flags(args) -> Config:
+    """The command line's settings: a config layer over the environment and the config files."""
+    flags = Config()
+    for name in ("state_dir", "port", "ip", "spark_master", "spawner"):
+        value = getattr(args, name, None)
+        if value is not None:
+            flags.HuntHub[name] = value
+    if getattr(args, "demo", False):
+        flags.HuntHub.demo = True
+    return flags
 
 
 def _settings(args) -> HuntHub:
-    # flags go through the environment so the hub process, started later, sees the same values
-    for flag, var in (
-        ("state_dir", "STATE_DIR"),
-        ("port", "PORT"),
-        ("ip", "IP"),
-        ("spark_master", "SPARK_MASTER"),
-        ("spawner", "SPAWNER"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            os.environ[f"HUNTHUB_{var}"] = str(value)
-    if getattr(args, "demo", False):
-        os.environ["HUNTHUB_DEMO"] = "1"
+    files = None
     if getattr(args, "config", None):
-        os.environ["HUNTHUB_CONFIG"] = str(Path(args.config).absolute())
-    return HuntHub(config=load_config())
+        given = Path(args.config).absolute()
+        if not given.is_file():
+            raise SystemExit(f"hunthub: no config file at {given}")
+        # in place of HUNTHUB_CONFIG's file, after the system-wide one
+        files = [f for f in [Path(SYSTEM_CONFIG)] if f.is_file()] + [given]
+    return HuntHub(config=load_config(files, flags=_flags(args)))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hunthub", description="JupyterHub + Spark for security analysts.")
     parser.add_argument("--version", action="version", version=f"hunthub {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     common = argparse.ArgumentParser(add_help=False)
+    # flags go over the config files and the environment (hunthub.settings.load_config)
     common.add_argument("--state-dir", help="state directory (env HUNTHUB_STATE_DIR)")
     common.add_argument("--config", help="hunthub config file (env HUNTHUB_CONFIG)")
     common.add_argument("--port", type=int, help="public port of the hub (default 8000)")
@@ -69,9 +75,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     status.add_argument("--json", action="store_true", help="the same snapshot as JSON, for scripts")
 
+    backup = sub.add_parser(
+        "backup", parents=[common], help="save the hub database, catalog, approvals and secrets in one archive"
+    )
+    backup.add_argument("--to", help="archive to write (default <state>/backups/hunthub-<time>.tar.gz)")
+    restore = sub.add_parser("restore", parents=[common], help="put a `hunthub backup` archive into the state dir")
+    restore.add_argument("archive", help="the .tar.gz `hunthub backup` wrote")
+    restore.add_argument("--force", action="store_true", help="replace an existing hub database (kept beside)")
+
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
 
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "images":
         from hunthub import images as image_builder
@@ -104,8 +123,31 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub.ingest.command import run as run_ingest
 
         return run_ingest(s, args)
+    if args.command in ("backup", "restore"):
+        return _backup_command(s, args)
     parser.error("unknown command")
     return 2
+
+
+def _backup_command(s: HuntHub, args) -> int:
+    from hunthub import backup
+
+    try:
+        if args.command == "backup":
+            print(f"hunthub backup of {s.state_dir}:")
+            summary = backup.backup(s, Path(args.to).absolute() if args.to else None)
+            print(f"written: {summary.archive} (mode 0600: it holds the hub's secrets)")
+        else:
+            print(f"hunthub restore into {s.state_dir}:")
+            summary = backup.restore(s, Path(args.archive), force=args.force)
+            print("restored; start the hub with `hunthub up`")
+    except backup.BackupError as e:
+        print(f"hunthub {args.command}: {e}")
+        return 1
+    print("Not in the archive (back these up or put them back yourself):")
+    for what, where in summary.not_included.items():
+        print(f"  {what}: {where}")
+    return 0
 
 
 def _count(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hunthub import catalog, checks, cluster
+from hunthub import catalog, checks, cluster, master_probe
 from hunthub.settings import HuntHub
 
 
@@ -37,7 +37,7 @@ def check_cluster(s: HuntHub, running: dict[str, int]) -> checks.Check:
                             f"See `docker logs {docker_cluster.Names(s.docker_prefix).master}`.")  # fmt: skip
     if s.embedded_cluster and "spark-master" not in running:
         return checks.Check("Cluster", True, "embedded cluster not running (`bin/hunthub up` starts it)")
-    problem = checks.master_problem(s.master_url)
+    problem = master_probe.master_problem(s.master_url)
     if problem:
         fix = (
             "Start the stack with `bin/hunthub up`."

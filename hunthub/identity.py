@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hunthub import atomic_file
+from hunthub.kernel_env import KernelEnv
 
 IDENTITY_DIR = Path("/run/hunthub/identity")
 
@@ -100,7 +101,7 @@ def current(env: Mapping[str, str] = os.environ, directory: Path = IDENTITY_DIR)
             if data.get("os_user") != account:
                 raise IdentityError(f"{path} describes the account {data.get('os_user')!r}, not {account!r}")
             return Identity(data["user"], data.get("queue", ""), tuple(data.get("groups", ())), pinned=True)
-    return Identity(env.get("JUPYTERHUB_USER") or getpass.getuser(), env.get("HUNTHUB_SPARK_QUEUE", ""))
+    return Identity(env.get("JUPYTERHUB_USER") or getpass.getuser(), KernelEnv.from_environ(env).spark_queue)
 
 
 def pin_properties(props: dict[str, str], who: Identity) -> dict[str, str]:

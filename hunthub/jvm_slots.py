@@ -6,10 +6,11 @@ takes minutes; started a few at a time, each takes seconds and the last is done 
 
 The hub prepares a directory of N empty slot files (N = `HuntHub.jvm_start_slots`), owned by the hub's account
 and readable by everyone: `/run/hunthub/jvm-start-slots` as root, else `<state>/jvm-start-slots` (then every
-analyst is the hub's own account anyway). Kernels learn it from HUNTHUB_JVM_START_SLOTS_DIR. A driver start holds
-one slot with `flock` on a file descriptor opened read-only, so analysts' accounts need no write access, and lets it
-go once its SparkContext is up or has failed. The kernel releases the lock with the descriptor, so a kernel that
-crashes mid-start (or is killed) frees its slot at once; nothing is ever left to clean up.
+analyst is the hub's own account anyway). Kernels learn it from the kernel contract (hunthub.kernel_env). A driver
+start holds one slot with `flock` on a file descriptor opened read-only, so analysts' accounts need no write
+access, and lets it go once its SparkContext is up or has failed. The kernel releases the lock with the
+descriptor, so a kernel that crashes mid-start (or is killed) frees its slot at once; nothing is ever left to
+clean up.
 
 Nothing here can be enforced: any analyst may start a JVM without asking, or hold slots with their own `flock`.
 This is cooperation between hunthub's own kernels and warm drivers; a wait is therefore bounded (`max_wait`), after

@@ -200,6 +200,20 @@ class StaleRunError(RuntimeError):
     pass
 
 
+def live_services(run_dir: Path) -> list[str]:
+    """The services a running `hunthub up` with this run dir started that are still alive (by their pid files)."""
+    alive_ones = []
+    for pid_file in sorted(run_dir.glob("*.pid")):
+        try:
+            info = json.loads(pid_file.read_text())
+            pid, started = int(info["pid"]), int(info["start_time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if start_time(pid) == started:
+            alive_ones.append(f"{pid_file.stem} (pid {pid})")
+    return alive_ones
+
+
 class Supervisor:
     """Owns every process `hunthub up` starts."""
 

@@ -8,9 +8,10 @@ layer, environment_config: HUNTHUB_<SETTING> for every setting of a single value
     c.HuntHub.spark_master = "spark://spark-master.soc.example:7077"
     c.HuntHub.warehouse = "hdfs://namenode.soc.example:8020/warehouse"
 
-load() stacks the layers; HuntHub(config=...) takes exactly the Config it is given, and no default reads the
-environment. The environment is the channel ``hunthub up`` uses to hand its command-line flags to the hub it
-starts.
+The command line's flags (``hunthub up --port 9000``) go over all of these. load() stacks the layers;
+HuntHub(config=...) takes exactly the Config it is given, and no default reads the environment. ``hunthub up``
+hands the hub it starts every value it resolved, in one file (write_resolved), so the hub never reads a setting
+again from somewhere else.
 """
 
 from __future__ import annotations
@@ -126,6 +127,14 @@ class HuntHub(Configurable):
         Env: HUNTHUB_STATE_DIR. Default /var/lib/hunthub as root, ~/.local/state/hunthub otherwise."""
     ).tag(config=True)
 
+    site_config_dir = Unicode(
+        "/etc/hunthub/jupyterhub_config.d",
+        help="""The site's own JupyterHub configuration: every `*.py` file here is run, in name order, after
+        hunthub's configuration (so it wins), with `c` the hub's config, as jupyterhub_config.py is. Files here
+        survive upgrades, unlike edits to the tracked jupyterhub_config.py. A missing folder is no site
+        configuration. Env: HUNTHUB_SITE_CONFIG_DIR.""",
+    ).tag(config=True)
+
     @default("state_dir")
     def _default_state_dir(self):
         if os.geteuid() == 0:
@@ -231,10 +240,11 @@ class HuntHub(Configurable):
     # --- login through an identity provider (OAuth 2.0 / OpenID Connect) ---------------------------
 
     auth = Enum(
-        ["native", "oidc", "github", "google"],
+        ["native", "oidc", "github", "google", "ldap"],
         help="""How analysts log in. `native`: hunthub accounts, sign-up approved by an admin. `oidc`: any OpenID
         Connect provider (Okta, Azure AD / Entra ID, Keycloak, Auth0...) found from `oauth_issuer`. `github`,
-        `google`: presets for those providers. `demo` (any password) overrides all of them. Env: HUNTHUB_AUTH.""",
+        `google`: presets for those providers. `ldap`: user name and password checked by an LDAP directory or
+        Active Directory (the `ldap_*` settings). `demo` (any password) overrides all of them. Env: HUNTHUB_AUTH.""",
     ).tag(config=True)
 
     @default("auth")
@@ -333,6 +343,90 @@ class HuntHub(Configurable):
     oauth_verify_tls = Bool(True, help="Verify the provider's TLS certificate (only for test set-ups).").tag(
         config=True
     )
+
+    # --- login with an LDAP directory / Active Directory (auth = ldap) ------------------------------
+
+    ldap_server_url = Unicode(
+        "",
+        help="""The directory server, `ldaps://dc1.corp.example` (TLS from the first byte, port 636 by default) or
+        `ldap://ldap.corp.example` (port 389, upgraded with StartTLS unless `ldap_starttls` is off). Env:
+        HUNTHUB_LDAP_SERVER_URL.""",
+    ).tag(config=True)
+
+    ldap_starttls = Bool(
+        True,
+        help="""With an ldap:// URL, upgrade the connection with StartTLS before any password is sent. Off only for
+        a directory on loopback: passwords would cross the network in clear.""",
+    ).tag(config=True)
+
+    ldap_ca_file = Unicode(
+        "",
+        help="""PEM file of the CA(s) that issued the directory server's certificate. Empty: the system's CAs. The
+        certificate and its host name are always verified.""",
+    ).tag(config=True)
+
+    ldap_bind_dn_template = List(
+        Unicode(),
+        help="""Direct bind: the user's DN made from the name they type, e.g.
+        ['uid={username},ou=people,dc=corp,dc=example'] (tried in order). Leave empty to look users up with
+        `ldap_search_base` instead (search, then bind), which Active Directory needs.""",
+    ).tag(config=True)
+
+    ldap_search_base = Unicode(
+        "",
+        help="""Search then bind: where users are looked up by `ldap_user_attribute`, e.g.
+        'ou=Users,dc=corp,dc=example'. The found entry's attribute value becomes the hub user name.""",
+    ).tag(config=True)
+
+    ldap_user_attribute = Unicode(
+        "uid",
+        help="The attribute holding the login name: `uid` (OpenLDAP), `sAMAccountName` (Active Directory).",
+    ).tag(config=True)
+
+    ldap_bind_dn = Unicode(
+        "",
+        help="""The read-only account that searches the directory (search then bind), e.g.
+        'CN=svc-hunthub,OU=Service Accounts,DC=corp,DC=example'. Empty: anonymous searches.""",
+    ).tag(config=True)
+
+    ldap_bind_password_file = Unicode(
+        "",
+        help="""File holding the password of `ldap_bind_dn` (one line, readable by the hub's account only: mode
+        0600 or 0400). Read when used, so it can be rotated without a restart; never a config value or an
+        environment variable, so it is in no config dump or log. Env: HUNTHUB_LDAP_BIND_PASSWORD_FILE.""",
+    ).tag(config=True)
+
+    ldap_group_membership = Enum(
+        ["member", "memberOf"],
+        default_value="member",
+        help="""How a user's groups are found. `member`: groups under `ldap_group_search_base` that list the user's
+        DN as `member` or `uniqueMember` (OpenLDAP groupOfNames / groupOfUniqueNames). `memberOf`: the user
+        entry's own `memberOf` values (Active Directory; OpenLDAP with the memberof overlay). A group's hub name is
+        its `cn`.""",
+    ).tag(config=True)
+
+    ldap_group_search_base = Unicode(
+        "",
+        help="Where groups are searched with ldap_group_membership = member, e.g. 'ou=groups,dc=corp,dc=example'.",
+    ).tag(config=True)
+
+    ldap_allowed_groups = List(
+        Unicode(),
+        help="""Directory groups whose members may log in, by `cn` or full DN (compared without regard to case).
+        Empty: nobody but the admin groups and `ldap_allowed_users`.""",
+    ).tag(config=True)
+
+    ldap_admin_groups = List(
+        Unicode(), help="Directory groups (cn or DN) whose members are hub admins, decided again at every login."
+    ).tag(config=True)
+
+    ldap_allowed_users = List(Unicode(), help="Hub user names allowed in besides the allowed groups.").tag(config=True)
+
+    ldap_admin_users = List(Unicode(), help="Hub user names that are admins besides the admin groups.").tag(config=True)
+
+    ldap_timeout = Integer(
+        10, help="Seconds to wait for the directory server to connect or answer before a login fails with a page."
+    ).tag(config=True)
 
     spark_queues = Dict(
         Unicode(),
@@ -942,14 +1036,45 @@ def config_files() -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def load_config(files: list[Path] | None = None, environ=None) -> Config:
-    """The HUNTHUB_* environment (environment_config), then each config file over it."""
+def load_config(files: list[Path] | None = None, environ=None, flags: Config | None = None) -> Config:
+    """The HUNTHUB_* environment (environment_config), then each config file over it, then the command line's
+    flags over everything."""
     cfg = environment_config(environ)
     for f in config_files() if files is None else files:
         cfg.merge(PyFileConfigLoader(f.name, path=str(f.parent)).load_config())
+    if flags is not None:
+        cfg.merge(flags)
     return cfg
 
 
-def load(config: Config | None = None) -> HuntHub:
-    """The effective settings: defaults, env, then config files (or the given Config)."""
-    return HuntHub(config=load_config() if config is None else config)
+# The one variable `hunthub up` sets for the hub it starts: the path of the settings it resolved (resolved_file).
+RESOLVED_VARIABLE = "HUNTHUB_RESOLVED_SETTINGS"
+
+
+def write_resolved(s: HuntHub) -> Path:
+    """Every setting's value as `hunthub up` resolved it, for the hub process it starts (load reads it back): the
+    hub then runs with exactly these, not with its own reading of the environment and files. 0600: a database
+    URL may hold a password."""
+    from hunthub import atomic_file
+
+    values = {
+        name: getattr(s, name)
+        for name, trait in HuntHub.class_traits(config=True).items()
+        if not (trait.help or "").startswith("Deprecated")  # their values already live in the new settings
+    }
+    s.run_dir.mkdir(parents=True, exist_ok=True)
+    path = s.run_dir / "resolved-settings.json"
+    atomic_file.write_json(path, {"HuntHub": values}, mode=0o600, indent=1, sort_keys=True)
+    return path
+
+
+def load(config: Config | None = None, environ=None) -> HuntHub:
+    """The effective settings: the given Config; else, in a hub started by `hunthub up`, the settings it resolved;
+    else defaults, environment, then config files."""
+    environ = os.environ if environ is None else environ
+    if config is None and environ.get(RESOLVED_VARIABLE):
+        import json
+
+        with open(environ[RESOLVED_VARIABLE]) as f:
+            config = Config(json.load(f))
+    return HuntHub(config=load_config(environ=environ) if config is None else config)

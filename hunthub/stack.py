@@ -10,10 +10,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, catalog, checks, cluster, docker_cluster, driver_jvm, kernelspecs, paths
+from hunthub import __version__, catalog, checks, cluster, docker_cluster, driver_jvm, kernelspecs, master_probe, paths
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
-from hunthub.settings import HuntHub
+from hunthub.settings import RESOLVED_VARIABLE, HuntHub, write_resolved
 
 # a crashed service is restarted at most this many times within RESTART_WINDOW seconds
 MAX_RESTARTS = 3
@@ -146,18 +146,10 @@ HUB_ENV = (
 )  # fmt: skip
 
 
-def hub_service(s: HuntHub) -> Service:
-    env = {
-        "HUNTHUB_STATE_DIR": s.state_dir,
-        "HUNTHUB_IP": s.ip,
-        "HUNTHUB_PORT": str(s.port),
-        "HUNTHUB_PROXY_API_PORT": str(s.proxy_api_port),
-        "HUNTHUB_HUB_PORT": str(s.hub_port),
-        "HUNTHUB_SPARK_MASTER": s.spark_master,
-        "HUNTHUB_DEMO": "1" if s.demo else "",
-        "HUNTHUB_PROXY_COMMAND": s.proxy_command,
-        "PYTHONUNBUFFERED": "1",
-    }
+def hub_service(s: HuntHub, resolved: Path) -> Service:
+    """JupyterHub with hunthub's configuration; `resolved` holds every setting as `up` resolved it (see
+    hunthub.settings.write_resolved), so the hub does not read them again from the environment and files."""
+    env = {RESOLVED_VARIABLE: str(resolved), "PYTHONUNBUFFERED": "1"}
     return Service(
         name="jupyterhub",
         argv=[paths.venv_bin("jupyterhub"), "-f", str(paths.jupyterhub_config())],
@@ -181,6 +173,11 @@ def banner(s: HuntHub, password: str | None) -> None:
     say(f"hunthub is up: {s.public_url}")
     if s.demo:
         say("  DEMO MODE: any user name logs in with any password. Never use it with real data.")
+    elif s.auth == "ldap":
+        who = ", ".join(s.ldap_allowed_groups) or "see HuntHub.ldap_allowed_users"
+        say(f"  Log in with a directory account of {s.ldap_server_url} (members of: {who}).")
+        if s.ldap_admin_groups or s.ldap_admin_users:
+            say(f"  Admins: {', '.join([*s.ldap_admin_groups, *s.ldap_admin_users])}")
     elif s.auth != "native":
         who = ", ".join(s.oauth_allowed_groups) or "see HuntHub.oauth_allowed_users"
         say(f"  Log in through {s.oauth_issuer or s.auth} (members of: {who}).")
@@ -227,14 +224,14 @@ def up(s: HuntHub) -> int:
         elif s.embedded_cluster:
             start_cluster(sup, s)
         else:
-            problem = checks.master_problem(s.master_url)
+            problem = master_probe.master_problem(s.master_url)
             say(f"[2/4] external cluster {s.master_url}: " + (f"WARNING: {problem}" if problem else "reachable"))
         ensure_demo_data(s)
         if class_dump is not None:
             say("      class-data-sharing archive for drivers (once per host) ...")
         driver_jvm.finish_dump(class_dump, say)
         say(f"[4/4] JupyterHub on {s.public_url} ...")
-        hub = sup.start(hub_service(s))
+        hub = sup.start(hub_service(s, write_resolved(s)))
         cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
         banner(s, password if created else None)
         return supervise(sup)

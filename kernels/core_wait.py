@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hunthub import spark_share
+from hunthub.kernel_env import KernelEnv
 
 POLL = 1.0  # seconds between two looks at the driver while a cell runs
 SHOW_AFTER = 4.0  # seconds without any executor before asking the master: a granted executor takes seconds to start
@@ -58,7 +59,7 @@ def driver_state(jsc) -> DriverState:
 
 def webui(env=os.environ) -> str:
     """Where the master's web UI is (set by the hub for the embedded cluster), '' when not known."""
-    return env.get("HUNTHUB_SPARK_MASTER_WEBUI", "")
+    return KernelEnv.from_environ(env).master_webui
 
 
 def cluster_share(url: str) -> tuple[spark_share.Share | None, str]:

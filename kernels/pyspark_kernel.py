@@ -15,6 +15,7 @@ from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
 
 from hunthub import __version__
+from hunthub.kernel_env import KernelEnv
 from hunthub.kernels import core_wait, core_yield, only_session, session
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
@@ -71,7 +72,7 @@ class HuntHubPySparkKernel(IPythonKernel):
         # session, and pyspark is imported here first rather than by two threads at once
         only_session.install(self)
         self.starter.start()
-        if os.environ.get("HUNTHUB_GRAPHISTRY_SERVER"):
+        if KernelEnv.from_environ(os.environ).graphistry_server:
             # log in to the Graphistry server while the analyst reads, so the first show() uploads at once;
             # bounded by the server timeout, and nothing at all happens without a configured server
             threading.Thread(target=_register_graphistry, name="hunthub-graphistry", daemon=True).start()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hunthub import spare_cpu
+from hunthub.kernel_env import KernelEnv, variable
 from hunthub.kernels import core_wait, scala_output, session, spark_activity
 from hunthub.kernels.session import SessionInfo, SparkUnavailableError
 
@@ -40,9 +41,9 @@ sc.setLocalProperty("spark.job.interruptOnCancel", "true")
 import spark.implicits._
 import spark.sql
 import org.apache.spark.sql.functions._
-val scratch: String = sys.env.getOrElse("HUNTHUB_SCRATCH",
+val scratch: String = sys.env.getOrElse("SCRATCH_VARIABLE",
   new java.io.File(sys.props("user.home"), ".hunthub/scratch").toURI.toString)
-"""
+""".replace("SCRATCH_VARIABLE", variable("scratch"))
 _TYPE_DEFS = {"ClassDef", "ModuleDef"}
 _NOT_EXPRESSIONS = {"ClassDef", "ModuleDef", "ValDef", "DefDef", "TypeDef", "Import", "PackageDef"}
 _ADD_JAR = re.compile(r"^\s*%AddJar\s+(\S+)\s*$", re.IGNORECASE)
@@ -131,7 +132,7 @@ class ScalaRepl:
         spare_cpu.wait(self.wanted.is_set)
         try:
             started = time.monotonic()
-            session.preflight(self.env)
+            session.preflight(KernelEnv.from_environ(self.env), self.env)
             log_path = session.driver_log_path(self.env)
             self._start_jvm(log_path)
             self.timings["jvm"] = time.monotonic() - started
@@ -224,7 +225,7 @@ class ScalaRepl:
         # a PySpark view of the same JVM session: the catalog registration is shared with the PySpark kernel
         jsc = jvm.org.apache.spark.api.java.JavaSparkContext.fromSparkContext(self._jsc)
         self._pyspark = SparkSession(SparkContext(gateway=self._gateway, jsc=jsc), self._jspark)
-        tables, problems = session.register_catalog(self._pyspark, self.env)
+        tables, problems = session.register_catalog(self._pyspark, KernelEnv.from_environ(self.env))
         ui = self._jsc.uiWebUrl()
         port = int(ui.get().rsplit(":", 1)[1].split("/")[0]) if ui.isDefined() else self._ui_port
         prefix = self.env.get("JUPYTERHUB_SERVICE_PREFIX")

@@ -1,9 +1,8 @@
 """Build the analyst's SparkSession from what the hub put in the environment, and register the catalog.
 
-Shared by every hunthub kernel. Environment (set by the spawner, documented in hunthub.settings):
-HUNTHUB_SPARK_MASTER, HUNTHUB_SPARK_CONF (JSON properties), HUNTHUB_WAREHOUSE, HUNTHUB_CATALOG,
-HUNTHUB_SPARK_MASTER_WEBUI (embedded cluster only), HUNTHUB_DRIVER_HOST, HUNTHUB_JVM_START_SLOTS_DIR (see
-hunthub.jvm_slots); JUPYTERHUB_USER and JUPYTERHUB_SERVICE_PREFIX from JupyterHub.
+Shared by every hunthub kernel. What the hub tells a kernel is hunthub.kernel_env's contract, read from the
+server's environment; JUPYTERHUB_USER and JUPYTERHUB_SERVICE_PREFIX come from JupyterHub. Ingest builds the
+contract itself and uses session_properties, preflight and register_catalog directly.
 """
 
 from __future__ import annotations
@@ -20,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hunthub import catalog, identity, jvm_slots
-from hunthub.checks import master_problem
+from hunthub.kernel_env import KernelEnv
+from hunthub.master_probe import master_problem
 
 KEEP_DRIVER_LOGS = 10
 
@@ -64,7 +64,7 @@ def app_name(env=os.environ) -> str:
 def scratch_uri(env=os.environ) -> str:
     """Where the analyst's Spark jobs may write: the scratch space the spawner prepared in the warehouse (shared
     with the executors' account), else a folder in the home, which only a local master can write to."""
-    given = env.get("HUNTHUB_SCRATCH")
+    given = KernelEnv.from_environ(env).scratch
     if given:
         return given
     fallback = Path.home() / ".hunthub" / "scratch"
@@ -73,39 +73,47 @@ def scratch_uri(env=os.environ) -> str:
 
 
 def spark_properties(env=os.environ, ui_port: int | None = None) -> dict[str, str]:
-    """Every property of the analyst's session, derived from env; pure, so tests can assert it."""
-    master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
+    """Every property of the analyst's session, from the server's environment."""
+    return session_properties(
+        KernelEnv.from_environ(env), analyst(env), ui_port, env.get("JUPYTERHUB_SERVICE_PREFIX", "")
+    )
+
+
+def session_properties(
+    k: KernelEnv, who: identity.Identity, ui_port: int | None = None, service_prefix: str = ""
+) -> dict[str, str]:
+    """Every property of `who`'s session under the contract `k`; pure, so tests can assert it."""
+    master = k.spark_master
     props = {
         "spark.master": master,
-        "spark.app.name": app_name(env),
+        "spark.app.name": who.user,
         # executors run Python from the very same environment as this kernel
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
         "spark.sql.repl.eagerEval.enabled": "true",
         "spark.ui.showConsoleProgress": "false",
     }
-    driver_host = env.get("HUNTHUB_DRIVER_HOST")
-    if driver_host is None and master.startswith(("spark://127.", "spark://localhost", "local")):
+    driver_host = k.driver_host
+    if not driver_host and master.startswith(("spark://127.", "spark://localhost", "local")):
         driver_host = "127.0.0.1"
     if driver_host:
         props["spark.driver.host"] = driver_host
-        props["spark.driver.bindAddress"] = env.get("HUNTHUB_DRIVER_BIND_ADDRESS", driver_host)
+        props["spark.driver.bindAddress"] = k.driver_bind_address or driver_host
     if ui_port is not None:
         props["spark.ui.port"] = str(ui_port)
-        prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
-        if prefix:
+        if service_prefix:
             # the UI is served through jupyter-server-proxy under the analyst's server
-            props["spark.ui.proxyBase"] = f"{prefix.rstrip('/')}/proxy/{ui_port}"
-    if env.get("HUNTHUB_SCRATCH"):
+            props["spark.ui.proxyBase"] = f"{service_prefix.rstrip('/')}/proxy/{ui_port}"
+    if k.scratch:
         # Hadoop chmods what it creates (0755 by default), which would cut the executors' account out of the
         # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
         props["spark.hadoop.fs.permissions.umask-mode"] = "007"
-    props.update(json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}"))
+    props.update(k.spark_conf)
     if master.startswith("local") and "spark.local.dir" not in props:
         # the tasks run here, as the analyst: their shuffle and spill files go to a folder of the analyst's own
         # (Spark's default is /tmp)
         props["spark.local.dir"] = str(Path.home() / ".hunthub" / "spark-local")
-    return identity.pin_properties(props, analyst(env))
+    return identity.pin_properties(props, who)
 
 
 def pin_driver_environment(env=os.environ) -> None:
@@ -129,9 +137,10 @@ def _alive_workers(webui: str) -> int | None:
         return None
 
 
-def preflight(env=os.environ) -> None:
-    """Fail in seconds, with a clear message, where Spark itself would hang or retry for minutes."""
-    master = env.get("HUNTHUB_SPARK_MASTER", "local[*]")
+def preflight(k: KernelEnv, env=os.environ) -> None:
+    """Fail in seconds, with a clear message, where Spark itself would hang or retry for minutes. (`env` only for
+    YARN's own variables.)"""
+    master = k.spark_master
     problem = master_problem(master, env=env)
     if problem:
         raise SparkUnavailableError(
@@ -139,7 +148,7 @@ def preflight(env=os.environ) -> None:
             "The cluster may be down or unreachable from this server. Ask your hunthub admin "
             "(`hunthub doctor` checks the cluster), then restart this kernel."
         )
-    webui = env.get("HUNTHUB_SPARK_MASTER_WEBUI")
+    webui = k.master_webui
     # a local master (tasks in this driver) needs no worker: a dead one must not keep the analyst from Spark
     if webui and not master.startswith("local") and _alive_workers(webui) == 0:
         raise SparkUnavailableError(
@@ -148,10 +157,10 @@ def preflight(env=os.environ) -> None:
         )
 
 
-def register_catalog(spark, env=os.environ) -> tuple[list[str], list[str]]:
+def register_catalog(spark, k: KernelEnv) -> tuple[list[str], list[str]]:
     """Temp views for every catalog table; returns (registered, problems). A broken table never blocks the rest."""
-    path = env.get("HUNTHUB_CATALOG")
-    warehouse = env.get("HUNTHUB_WAREHOUSE", "")
+    path = k.catalog
+    warehouse = k.warehouse
     if not path:
         return [], []
     try:
@@ -175,7 +184,7 @@ def register_catalog(spark, env=os.environ) -> tuple[list[str], list[str]]:
 
 def driver_log_path(env=os.environ) -> Path:
     """A fresh log file for this kernel's driver JVM; older ones beyond the last few are removed."""
-    log_dir = Path(env.get("HUNTHUB_DRIVER_LOG_DIR") or Path.home() / ".hunthub" / "logs")
+    log_dir = Path(KernelEnv.from_environ(env).driver_log_dir or Path.home() / ".hunthub" / "logs")
     log_dir.mkdir(parents=True, exist_ok=True)
     for old in sorted(log_dir.glob("driver-*.log"))[: -(KEEP_DRIVER_LOGS - 1)]:
         old.unlink(missing_ok=True)
@@ -199,7 +208,8 @@ def start(env=os.environ, on_wait=None):
 
     The driver JVM starts in one of the host's start slots (see hunthub.jvm_slots), held until its SparkContext is
     up; `on_wait(slots, waited)` hears about a wait for one (default: a line in the kernel's log)."""
-    preflight(env)
+    k = KernelEnv.from_environ(env)
+    preflight(k, env)
     ui_port = free_port()
     props = spark_properties(env, ui_port)
     from pyspark import SparkConf, SparkContext
@@ -211,7 +221,7 @@ def start(env=os.environ, on_wait=None):
     try:
         # The JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells.
         pin_driver_environment(env)
-        with jvm_slots.start_slot(env.get("HUNTHUB_JVM_START_SLOTS_DIR"), on_wait=on_wait or log_wait):
+        with jvm_slots.start_slot(k.jvm_start_slots_dir or None, on_wait=on_wait or log_wait):
             with open(log_path, "ab") as log:
                 gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
             SparkContext(conf=conf, gateway=gateway)
@@ -225,7 +235,7 @@ def start(env=os.environ, on_wait=None):
             f"Spark could not start its driver: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}\n"
             f"Driver log {log_path}:\n{tail}"
         ) from e
-    tables, problems = register_catalog(spark, env)
+    tables, problems = register_catalog(spark, k)
     prefix = env.get("JUPYTERHUB_SERVICE_PREFIX")
     actual_port = int((spark.sparkContext.uiWebUrl or f":{ui_port}").rsplit(":", 1)[1].split("/")[0])
     info = SessionInfo(
@@ -318,7 +328,8 @@ def fingerprint(env=os.environ) -> str:
     """What a pre-started driver must share with a kernel for the kernel to adopt it."""
     import hashlib
 
-    props = {k: v for k, v in spark_properties(env).items() if not k.startswith("spark.ui.")}
-    keys = ("HUNTHUB_CATALOG", "HUNTHUB_WAREHOUSE", "JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")
-    material = json.dumps([props, [env.get(k, "") for k in keys]], sort_keys=True)
+    props = {key: v for key, v in spark_properties(env).items() if not key.startswith("spark.ui.")}
+    k = KernelEnv.from_environ(env)
+    others = [env.get(key, "") for key in ("JUPYTERHUB_USER", "JUPYTERHUB_SERVICE_PREFIX")]
+    material = json.dumps([props, k.catalog, k.warehouse, others], sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:16]

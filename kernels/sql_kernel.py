@@ -18,6 +18,7 @@ from ipykernel.kernelapp import IPKernelApp
 from ipykernel.kernelbase import Kernel
 
 from hunthub import __version__
+from hunthub.kernel_env import KernelEnv
 from hunthub.kernels import core_wait, core_yield, sql_render, sql_text
 from hunthub.kernels.session import SparkUnavailableError
 from hunthub.kernels.starter import SessionStarter, banner
@@ -35,10 +36,7 @@ its columns. Interrupting the kernel cancels the running query."""
 
 
 def row_limit(env=os.environ) -> int:
-    try:
-        value = int(env.get("HUNTHUB_SQL_ROW_LIMIT", DEFAULT_ROW_LIMIT))
-    except ValueError:
-        return DEFAULT_ROW_LIMIT
+    value = KernelEnv.from_environ(env).sql_row_limit
     return value if value > 0 else DEFAULT_ROW_LIMIT
 
 

@@ -32,6 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hunthub import atomic_file, spare_cpu
+from hunthub.kernel_env import KernelEnv, variable
 from hunthub.kernels import session
 from hunthub.processes import die_with_parent, running_since, start_time
 
@@ -41,7 +42,7 @@ POLL = 0.25
 def pool_dir() -> Path:
     from jupyter_core.paths import jupyter_runtime_dir
 
-    d = Path(os.environ.get("HUNTHUB_WARM_DRIVER_DIR") or Path(jupyter_runtime_dir()) / "hunthub-drivers")
+    d = Path(KernelEnv.from_environ(os.environ).warm_driver_dir or Path(jupyter_runtime_dir()) / "hunthub-drivers")
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     return d
 
@@ -116,7 +117,7 @@ def adopt(env=os.environ, directory: Path | None = None, wait: float | None = No
     and a second driver starting beside it would slow both down on a small machine.
     """
     directory = directory or pool_dir()
-    wait = float(env.get("HUNTHUB_WARM_DRIVER_WAIT", "90")) if wait is None else wait
+    wait = KernelEnv.from_environ(env).warm_driver_wait if wait is None else wait
     deadline = time.monotonic() + wait
     fp = session.fingerprint(env)
     while True:
@@ -180,15 +181,16 @@ def _attach(doc: dict, env):
     spark = SparkSession(sc)  # the JVM's default session, with the catalog's views already registered
     info = session.SessionInfo(**doc["info"])
     if _catalog_mtime(env) != doc.get("catalog_mtime"):
-        info.tables, info.problems = session.register_catalog(spark, env)
+        info.tables, info.problems = session.register_catalog(spark, KernelEnv.from_environ(env))
     session.release_unreferenced(spark)
     return spark, info
 
 
 def _catalog_mtime(env) -> float | None:
+    path = KernelEnv.from_environ(env).catalog
     try:
-        return Path(env["HUNTHUB_CATALOG"]).stat().st_mtime
-    except (KeyError, OSError):
+        return Path(path).stat().st_mtime if path else None
+    except OSError:
         return None
 
 
@@ -197,7 +199,8 @@ def _catalog_mtime(env) -> float | None:
 
 def enabled(env=os.environ) -> bool:
     """Warm drivers are for servers hunthub started (they know the cluster), unless turned off."""
-    return bool(env.get("HUNTHUB_SPARK_MASTER")) and env.get("HUNTHUB_WARM_DRIVER", "1") != "0"
+    hub_told = variable("spark_master") in env
+    return hub_told and KernelEnv.from_environ(env).warm_driver
 
 
 def host(directory: Path, ttl: float) -> int:

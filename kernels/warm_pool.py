@@ -3,8 +3,8 @@
 Loaded into analysts' servers started by hunthub (it does nothing elsewhere). A warm driver is a JVM of a few
 hundred MB per analyst, so the server keeps one only:
 
-- from HUNTHUB_WARM_DRIVER_DELAY seconds (plus a little random jitter) after the server starts, never in the
-  second of a login: a burst of logins must not be a burst of JVM starts;
+- from warm_driver_delay seconds (the hub's, see hunthub.kernel_env; plus a little random jitter) after the
+  server starts, never in the second of a login: a burst of logins must not be a burst of JVM starts;
 - for an analyst whose kernels have used Spark before (a marker file a kernel writes, see
   warm_driver.remember_spark_use): someone who never touches Spark never pays for a driver;
 - while the analyst has no live Spark session of their own: a kernel holding a driver (its own, or a warm one it
@@ -15,7 +15,7 @@ hundred MB per analyst, so the server keeps one only:
 
 A driver that fails to start (cluster down) is retried with growing pauses; kernels then start their own driver and
 say what is wrong. An unclaimed driver holds no executor cores (dynamic allocation), only its own memory, and exits
-after HUNTHUB_WARM_DRIVER_TTL seconds (default 3600) without a kernel.
+after the hub's warm_driver_ttl seconds (default 3600) without a kernel.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tornado.ioloop import PeriodicCallback
 
+from hunthub.kernel_env import KernelEnv
 from hunthub.kernels import warm_driver
 
 CHECK_EVERY_MS = 2000
@@ -47,8 +48,9 @@ class WarmDriverPool:
     ):
         self.log = log
         self.directory = directory or warm_driver.pool_dir()
-        self.ttl = ttl if ttl is not None else float(os.environ.get("HUNTHUB_WARM_DRIVER_TTL", "3600"))
-        self.delay = delay if delay is not None else float(os.environ.get("HUNTHUB_WARM_DRIVER_DELAY", "30"))
+        told = KernelEnv.from_environ(os.environ)
+        self.ttl = ttl if ttl is not None else told.warm_driver_ttl
+        self.delay = delay if delay is not None else told.warm_driver_delay
         # servers starting together must not all start their drivers in the same second after the delay either
         self.jitter = jitter if jitter is not None else max(1.0, self.delay / 4)
         self.marker = marker or warm_driver.spark_use_marker()

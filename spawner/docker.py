@@ -20,14 +20,13 @@ On top of DockerSpawner:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from dockerspawner import DockerSpawner
 from traitlets import Bool, Dict, Integer, List, Unicode, default
 
-from hunthub import docker_cluster, identity
+from hunthub import docker_cluster, identity, kernel_env
 from hunthub.hub.usernames import path_component
 
 HOME = "/home/analyst"
@@ -81,30 +80,32 @@ class HuntHubDockerSpawner(DockerSpawner):
         return self.container_env(super().get_env())
 
     def container_env(self, env: dict[str, str]) -> dict[str, str]:
-        """The hub's environment for analysts' servers, made right for inside the container."""
-        env = dict(env)
-        # the image has its own Java, Spark and Python: the host's paths mean nothing in the container
-        for name in ("SPARK_HOME", "JAVA_HOME", "PYSPARK_PYTHON", "HUNTHUB_SCRATCH"):
-            env.pop(name, None)
-        env["HOME"] = HOME
-        env["HUNTHUB_WAREHOUSE"] = f"file://{docker_cluster.WAREHOUSE}"
-        env["HUNTHUB_CATALOG"] = docker_cluster.CATALOG
+        """The hub's environment for analysts' servers, made right for inside the container: the kernel contract
+        (hunthub.kernel_env) with the container's own paths and addresses."""
+        changes = {
+            # the image has its own Java, Spark and Python: the host's paths mean nothing in the container
+            "spark_home": "",
+            "java_home": "",
+            "pyspark_python": "",
+            "warehouse": f"file://{docker_cluster.WAREHOUSE}",
+            "catalog": docker_cluster.CATALOG,
+            "scratch": f"file://{docker_cluster.SCRATCH}/{self.user.name}" if self.scratch_root else "",
+            "spark_queue": self.spark_queue,
+        }
+        contract = kernel_env.KernelEnv.from_environ(env)
         if not self.tasks_in_container:
-            # executors in the worker containers connect back to the driver, by the container's name
-            env["HUNTHUB_DRIVER_HOST"] = self.object_name
-            env["HUNTHUB_DRIVER_BIND_ADDRESS"] = "0.0.0.0"  # noqa: S104 - inside the container, on its own network
-            env["HUNTHUB_SPARK_MASTER_WEBUI"] = f"http://{self._names().master}:8080"
-            conf = json.loads(env.get("HUNTHUB_SPARK_CONF") or "{}")
-            conf.update(
-                {"spark.driver.port": str(self.driver_port), "spark.blockManager.port": str(self.block_manager_port)}
+            changes.update(
+                # executors in the worker containers connect back to the driver, by the container's name
+                driver_host=self.object_name,
+                driver_bind_address="0.0.0.0",  # noqa: S104 - inside the container, on its own network
+                master_webui=f"http://{self._names().master}:8080",
+                spark_conf={
+                    **contract.spark_conf,
+                    "spark.driver.port": str(self.driver_port),
+                    "spark.blockManager.port": str(self.block_manager_port),
+                },
             )
-            env["HUNTHUB_SPARK_CONF"] = json.dumps(conf, sort_keys=True)
-        if self.scratch_root:
-            env["HUNTHUB_SCRATCH"] = f"file://{docker_cluster.SCRATCH}/{self.user.name}"
-        queue = self.spark_queue
-        if queue:
-            env["HUNTHUB_SPARK_QUEUE"] = queue
-        return env
+        return {**kernel_env.amend(env, **changes), "HOME": HOME}
 
     @property
     def spark_queue(self) -> str:

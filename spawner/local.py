@@ -21,7 +21,7 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Dict, Integer, List, Unicode, default
 
-from hunthub import acl, analyst_limits, identity
+from hunthub import acl, analyst_limits, identity, kernel_env
 from hunthub.hub.usernames import path_component
 from hunthub.spawner import accounts, graphistry_keys
 from hunthub.spawner.seed import seed
@@ -271,13 +271,14 @@ class HuntHubLocalSpawner(LocalProcessSpawner):
         env["USER"] = self.system_user
         env["HOME"] = str(self.home_dir)
         env["SHELL"] = "/bin/bash"
-        if self.spark_queue:
-            env["HUNTHUB_SPARK_QUEUE"] = self.spark_queue
-        if self.graphistry_personal_key_id or self.graphistry_keys_dir:
-            env["HUNTHUB_GRAPHISTRY_CREDENTIALS"] = str(self.home_dir / graphistry_keys.CREDENTIALS_NAME)
-        if self.scratch_dir is not None:
-            env["HUNTHUB_SCRATCH"] = self.scratch_dir.as_uri()
-        return env
+        keys = self.graphistry_personal_key_id or self.graphistry_keys_dir
+        # the analyst's own part of the kernel contract (hunthub.kernel_env)
+        return kernel_env.amend(
+            env,
+            spark_queue=self.spark_queue,
+            graphistry_credentials=str(self.home_dir / graphistry_keys.CREDENTIALS_NAME) if keys else "",
+            scratch=self.scratch_dir.as_uri() if self.scratch_dir is not None else "",
+        )
 
     def get_args(self):
         return [*super().get_args(), f"--ServerApp.root_dir={self.home_dir}"]

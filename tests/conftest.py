@@ -9,6 +9,10 @@ from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack
 def stack():
     """One real `hunthub up` (embedded cluster, hub, proxy, demo data) shared by the end-to-end tests."""
     state = fresh_state_dir()
+    # the site's own JupyterHub configuration (HuntHub.site_config_dir): test_site_config checks it took effect
+    site = state / "jupyterhub_config.d"
+    site.mkdir(parents=True)
+    (site / "50-site.py").write_text('c.JupyterHub.tornado_settings = {"headers": {"X-Hunthub-Site": "50-site.py"}}\n')
     s = Stack(stack_env(state))
     try:
         s.wait_up()

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +60,7 @@ def stack_env(state_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ,
         "HUNTHUB_STATE_DIR": str(state_dir),
+        "HUNTHUB_SITE_CONFIG_DIR": str(state_dir / "jupyterhub_config.d"),  # not this machine's own
         "HUNTHUB_PORT": str(port),
         "HUNTHUB_PROXY_API_PORT": str(api),
         "HUNTHUB_HUB_PORT": str(hub),
@@ -168,6 +170,40 @@ def running_stack(env: dict[str, str], args: list[str] | None = None, timeout: f
         stack.stop()
         remove_analyst_accounts(state)
         shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def stack_with_config(
+    state: Path, env: dict[str, str], config: list[str], service: str, service_logs: Callable[[], str]
+):
+    """A `hunthub up` (state dir `state`, environment `env`) whose hunthub_config.py holds the lines `config`, for
+    tests that run it against an outside service of their own (an identity provider, a directory). When it does
+    not come up, its logs and the service's (`service_logs()`, headed `service`) are printed; when the block ends,
+    it is stopped (its logs printed if it fails to stop cleanly), with the analysts' accounts it made and its state
+    dir removed."""
+    path = state.parent / "hunthub_config.py"
+    path.write_text("\n".join(config) + "\n")
+    stack = Stack({**env, "HUNTHUB_CONFIG": str(path)})
+    try:
+        stack.wait_up()
+    except AssertionError:
+        stack.stop()
+        print(stack.dump_logs(), f"\n--- {service} ---\n", service_logs())
+        raise
+    try:
+        yield stack
+    finally:
+        if stack.stop() != 0:
+            print(stack.dump_logs())
+        remove_analyst_accounts(state)
+        shutil.rmtree(state.parent, ignore_errors=True)
+
+
+def write_secret(path: Path, secret: str) -> Path:
+    """`secret` and a newline in a file only its owner can read (0600), as hunthub's `*_file` settings want it."""
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def remove_analyst_accounts(state_dir: Path) -> None:

@@ -12,11 +12,8 @@ and RP-initiated logout. Its node_modules come from `npm install --prefix tests/
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -25,6 +22,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tests.background_server import BackgroundServer, write_private
 from tests.harness import free_port
 
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
@@ -66,8 +64,9 @@ def _as(cls, item):
     return item if isinstance(item, cls) else cls(**item)
 
 
-class OIDCProvider:
-    """Runs the test IdP as a child process (own process group) for the length of a `with` block."""
+class OIDCProvider(BackgroundServer):
+    """Runs the test IdP as a child process (own process group) for the length of a `with` block. Its `logs()` hold
+    everything the provider printed (request lines, warnings, errors)."""
 
     def __init__(
         self,
@@ -82,6 +81,7 @@ class OIDCProvider:
     ):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("host must be 127.0.0.1 or localhost")
+        super().__init__()
         self.accounts = [_as(Account, a) for a in accounts]
         self.clients = [_as(Client, c) for c in clients]
         if not self.clients:
@@ -95,19 +95,8 @@ class OIDCProvider:
         self.port: int | None = None
         self.issuer: str | None = None
         self.discovery: dict = {}
-        self._proc: subprocess.Popen | None = None
-        self._tmp: Path | None = None
-        self._log_path: Path | None = None
-        self._logs_after_stop: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
-
-    def __enter__(self) -> OIDCProvider:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def start(self) -> OIDCProvider:
         if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
@@ -119,26 +108,8 @@ class OIDCProvider:
         self.port = free_port()
         self.issuer = f"http://{self.host}:{self.port}"
         self._tmp = Path(tempfile.mkdtemp(prefix="hunthub-oidc-"))
-        config = self._tmp / "cfg.json"
-        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(self._config(), f)
-        self._log_path = self._tmp / "provider.log"
-        self._logs_after_stop = None
-        with open(self._log_path, "wb") as log:
-            self._proc = subprocess.Popen(
-                [node, str(PROVIDER_SCRIPT), str(config)],
-                cwd=OIDC_DIR,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        config = write_private(self._tmp / "cfg.json", json.dumps(self._config()))
+        self._spawn([node, str(PROVIDER_SCRIPT), str(config)], "provider.log", self._wait_ready, cwd=OIDC_DIR)
         return self
 
     def _config(self) -> dict:
@@ -177,41 +148,7 @@ class OIDCProvider:
             f"test OpenID provider not answering {url} after {self.startup_timeout:.0f}s ({last_error}):\n{self.logs()}"
         )
 
-    def stop(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                proc.wait(timeout=5)
-        if self._tmp is not None:
-            self._logs_after_stop = self._read_log()
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
     # -- helpers for tests --------------------------------------------------------------------------------------
-
-    def _read_log(self) -> str:
-        if self._log_path is None:
-            return ""
-        try:
-            return self._log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def logs(self) -> str:
-        """Everything the provider printed (request lines, warnings, errors); still available after stop()."""
-        if self._logs_after_stop is not None:
-            return self._logs_after_stop
-        return self._read_log()
 
     def client(self, client_id: str | None = None) -> Client:
         if client_id is None:
@@ -220,7 +157,3 @@ class OIDCProvider:
 
     def account(self, username: str) -> Account:
         return next(a for a in self.accounts if a.username == username)
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None

@@ -3,14 +3,14 @@ uploads, each bounded in time and each failure said in one line.
 
 What goes over the network, and when:
 
-- No server configured (HUNTHUB_GRAPHISTRY_SERVER unset): nothing, ever. Nothing here imports pygraphistry's login
-  or upload code then.
+- No server configured (the hub told the kernel none: hunthub.kernel_env): nothing, ever. Nothing here imports
+  pygraphistry's login or upload code then.
 - A server configured: register_from_env() first sends one GET to the server's root (any HTTP answer means it is
   up), and only then logs in with the analyst's personal key (pygraphistry: GET /api/v2/auth/pkey/jwt/, then POST
   /api/v2/auth/token/refresh) and sets the default sharing mode (`graphistry.privacy`), so uploads are never public
   by default. upload() sends the graph (POST /api/v2/auth/token/refresh, POST /api/v2/upload/datasets/, POST
   .../edges/arrow and .../nodes/arrow, POST /api/v2/share/link/) and returns its URL as analysts' browsers reach
-  the server (HUNTHUB_GRAPHISTRY_CLIENT_URL).
+  the server (graphistry_client_url).
 
 The kernel registers in the background at start (kernels/pyspark_kernel.py); the outcome is kept per kernel
 (status()), so a server that did not answer is not waited for again before RETRY_AFTER. Every request is bounded
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hunthub.graph.timeouts import DEFAULT_TIMEOUT, Operation, install_timeouts, operation
+from hunthub.kernel_env import KernelEnv
 
 PRIVACY_MODES = ("organization", "private", "public")
 VISIBLE_TO = {"organization": "organization", "private": "only you", "public": "anyone with the link"}
@@ -67,30 +68,25 @@ class GraphistrySettings:
 
 def settings_from_env(env=None) -> GraphistrySettings | None:
     """The Graphistry settings the hub gave this analyst's server, or None when no server is configured."""
-    env = os.environ if env is None else env
-    server = (env.get("HUNTHUB_GRAPHISTRY_SERVER") or "").strip().strip("/")
+    told = KernelEnv.from_environ(os.environ if env is None else env)
+    server = told.graphistry_server.strip().strip("/")
     if not server:
         return None
-    protocol = (env.get("HUNTHUB_GRAPHISTRY_PROTOCOL") or "https").strip().lower()
+    protocol = (told.graphistry_protocol or "https").strip().lower()
     if protocol not in ("http", "https"):
         protocol = "https"
-    privacy = (env.get("HUNTHUB_GRAPHISTRY_PRIVACY") or "organization").strip().lower()
+    privacy = (told.graphistry_privacy or "organization").strip().lower()
     if privacy not in PRIVACY_MODES:
         privacy = "private"  # an unknown value must not widen who sees analysts' data
-    try:
-        timeout = float(env.get("HUNTHUB_GRAPHISTRY_TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        timeout = DEFAULT_TIMEOUT
-    if not timeout > 0:
-        timeout = DEFAULT_TIMEOUT
-    client_url = (env.get("HUNTHUB_GRAPHISTRY_CLIENT_URL") or f"{protocol}://{server}").strip().rstrip("/")
+    timeout = told.graphistry_timeout if told.graphistry_timeout > 0 else DEFAULT_TIMEOUT
+    client_url = (told.graphistry_client_url or f"{protocol}://{server}").strip().rstrip("/")
     return GraphistrySettings(
         server=server,
         protocol=protocol,
         client_url=client_url,
         privacy=privacy,
         timeout=timeout,
-        credentials=env.get("HUNTHUB_GRAPHISTRY_CREDENTIALS") or "",
+        credentials=told.graphistry_credentials,
     )
 
 
@@ -325,7 +321,7 @@ def _upload_failure(s: GraphistrySettings, op: Operation) -> GraphistryError | N
 
 
 def upload(g, *, name: str | None = None, description: str | None = None, env=None) -> str:
-    """Upload a pygraphistry Plottable to the configured server (sharing per HUNTHUB_GRAPHISTRY_PRIVACY) and return
+    """Upload a pygraphistry Plottable to the configured server (sharing per the hub's graphistry_privacy) and return
     the URL analysts' browsers open. Raises GraphistryUnavailable when the server does not answer in time,
     GraphistryError when it refuses; every request is bounded by the configured timeout."""
     s = settings_from_env(env)

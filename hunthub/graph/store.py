@@ -19,6 +19,8 @@ import shutil
 import time
 from pathlib import Path
 
+from hunthub.kernel_env import KernelEnv
+
 GRAPH_ID = re.compile(r"[0-9a-f]{32}")
 # The fixed binary parts and the lazily loaded node label/attribute chunks: nothing else is ever served.
 BINARY_PARTS = ("pos.f32", "edges.u32", "types.u8", "degree.u32")
@@ -29,7 +31,7 @@ MAX_BYTES = 2 << 30
 
 def graph_dir(env=os.environ) -> Path:
     """Where big graphs' data goes: private to the analyst, outside the notebook tree (not synced, not listed)."""
-    return Path(env.get("HUNTHUB_GRAPH_DIR") or Path.home() / ".hunthub" / "graphs")
+    return Path(KernelEnv.from_environ(env).graph_dir or Path.home() / ".hunthub" / "graphs")
 
 
 def valid_id(graph_id: str) -> bool:

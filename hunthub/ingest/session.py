@@ -6,26 +6,27 @@ import os
 import pwd
 import sys
 
+from hunthub import identity
 from hunthub.ingest import IngestError
+from hunthub.kernel_env import KernelEnv
 from hunthub.settings import HuntHub
 
 APP_NAME = "hunthub-ingest"
 
 
-def ingest_environment(s: HuntHub, master: str | None = None) -> dict[str, str]:
-    from hunthub.hub.config import kernel_environment
+def ingest_contract(s: HuntHub, master: str | None = None) -> KernelEnv:
+    """What a kernel would be told (hunthub.kernel_env), built here directly: ingest runs on the cluster, as its
+    own account, or on the `--master` it was given."""
+    from hunthub.hub.config import kernel_contract
 
-    env = {**os.environ, **kernel_environment(s, tasks="cluster")}  # ingest runs on the cluster, as its account
-    if master:
-        env["HUNTHUB_SPARK_MASTER"] = master
-        env.pop("HUNTHUB_SPARK_MASTER_WEBUI", None)
-    return env
+    k = kernel_contract(s, tasks="cluster")
+    return k.replace(spark_master=master, master_webui="") if master else k
 
 
-def ingest_properties(env: dict[str, str]) -> dict[str, str]:
-    from hunthub.kernels.session import spark_properties
+def ingest_properties(k: KernelEnv) -> dict[str, str]:
+    from hunthub.kernels.session import session_properties
 
-    props = spark_properties(env)
+    props = session_properties(k, identity.current(os.environ))
     props.update(
         {
             "spark.app.name": APP_NAME,
@@ -65,9 +66,9 @@ def executor_writers(s: HuntHub, master: str | None = None) -> tuple[str, ...]:
 def start(s: HuntHub, master: str | None = None):
     from hunthub.kernels.session import SparkUnavailableError, preflight
 
-    env = ingest_environment(s, master)
+    k = ingest_contract(s, master)
     try:
-        preflight(env)
+        preflight(k)
     except SparkUnavailableError as e:
         hint = ""
         if s.embedded_cluster and not master:
@@ -77,10 +78,10 @@ def start(s: HuntHub, master: str | None = None):
 
     # PySpark takes the executors' Python from this variable, not from spark.pyspark.python: they must run this
     # environment's Python, which can import hunthub's parsers
-    os.environ["PYSPARK_PYTHON"] = env.get("PYSPARK_PYTHON") or sys.executable
+    os.environ["PYSPARK_PYTHON"] = k.pyspark_python or sys.executable
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the driver's UI (Spark binds it here), like a kernel's
     builder = SparkSession.builder
-    props = ingest_properties(env)
+    props = ingest_properties(k)
     if executor_writers(s, master):
         # Hadoop chmods every directory the driver creates (_temporary/0 of each write) to 777 minus this umask;
         # on a directory with ACLs that sets the mask, and only a group-writable mask lets the executors'
@@ -102,7 +103,7 @@ def watch_cores(spark, s: HuntHub, master: str | None, max_wait: float | None):
     jobs. Returns (watcher, waiting): `watcher.end()` when done, `waiting.limit_passed` says whether it gave up."""
     from hunthub.kernels import core_wait
 
-    url = ingest_environment(s, master).get("HUNTHUB_SPARK_MASTER_WEBUI", "")
+    url = ingest_contract(s, master).master_webui
     watcher = core_wait.CoreWatcher(lambda: spark.sparkContext._jsc.sc(), url)
     # the watcher's thread stops the jobs; the main thread then fails out of its Spark call
     waiting = watcher.begin(core_wait.TerminalSink(), max_wait or None, spark.sparkContext.cancelAllJobs)

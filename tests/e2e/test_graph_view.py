@@ -256,7 +256,7 @@ def test_big_graph_comes_through_the_server_extension(server, page):
 @explained
 def test_graph_parts_need_a_login_and_a_valid_name(server, monkeypatch):
     graphs = server.home / ".hunthub" / "graphs"
-    monkeypatch.setenv("HUNTHUB_GRAPH_DIR", str(graphs))  # this process writes where the server reads
+    monkeypatch.setenv("HUNTHUB_KERNEL_GRAPH_DIR", str(graphs))  # this process writes where the server reads
     graph_id = view(pd.DataFrame({"src": [1, 2, 3], "dst": [2, 3, 1]}), mode="file").graph_id
     base = f"{server.url}hunthub/graphs/"
     auth = {"Authorization": f"token {server.token}"}

@@ -55,3 +55,8 @@ def test_admin_password_works_and_is_kept_0600(stack):
     r = form(s, stack.url, "login", {"username": "admin", "password": stack.admin_password})
     assert "/hub/login" not in r.url
     assert "jupyterhub-hub-login" in s.cookies
+
+
+def test_the_sites_own_jupyterhub_configuration_is_applied(stack):
+    # tests/conftest.py puts a file in the stack's jupyterhub_config.d before `hunthub up`
+    assert requests.get(f"{stack.url}/hub/login", timeout=10).headers.get("X-Hunthub-Site") == "50-site.py"

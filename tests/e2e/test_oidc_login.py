@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from playwright.sync_api import expect
 
 from hunthub import identity
 from tests.e2e.browser import browser, screenshot
-from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import fresh_state_dir, stack_env, stack_with_config, write_secret
 from tests.oidc_provider import Account, Client, OIDCProvider
 
 pytestmark = pytest.mark.e2e
@@ -52,38 +51,20 @@ def oidc_stack():
     ]
     client = Client(redirect_uris=[f"{base}/hub/oauth_callback"], post_logout_redirect_uris=[f"{base}/hub/login"])
     with OIDCProvider(accounts=accounts, clients=[client], access_token_ttl=TOKEN_TTL) as idp:
-        secret = state.parent / "client-secret"
-        secret.write_text(client.client_secret + "\n")
-        secret.chmod(0o600)
-        config = state.parent / "hunthub_config.py"
-        config.write_text(
-            "\n".join([
-                "c.HuntHub.auth = 'oidc'",
-                f"c.HuntHub.oauth_issuer = {idp.issuer!r}",
-                f"c.HuntHub.oauth_client_id = {client.client_id!r}",
-                f"c.HuntHub.oauth_client_secret_file = {str(secret)!r}",
-                "c.HuntHub.oauth_allowed_groups = ['soc-analysts']",
-                "c.HuntHub.oauth_admin_groups = ['soc-admins']",
-                "c.HuntHub.oauth_refresh_age = 2",
-                "c.HuntHub.spark_queues = {'soc-admins': 'soc.leads', 'soc-analysts': 'soc.tier1'}",
-            ])
-            + "\n"
-        )  # fmt: skip
-        stack = Stack({**env, "HUNTHUB_CONFIG": str(config)})
-        try:
-            stack.wait_up()
-        except AssertionError:
-            stack.stop()
-            print(stack.dump_logs(), "\n--- identity provider ---\n", idp.logs())
-            raise
-        stack.idp, stack.client = idp, client
-        try:
+        secret = write_secret(state.parent / "client-secret", client.client_secret)
+        config = [
+            "c.HuntHub.auth = 'oidc'",
+            f"c.HuntHub.oauth_issuer = {idp.issuer!r}",
+            f"c.HuntHub.oauth_client_id = {client.client_id!r}",
+            f"c.HuntHub.oauth_client_secret_file = {str(secret)!r}",
+            "c.HuntHub.oauth_allowed_groups = ['soc-analysts']",
+            "c.HuntHub.oauth_admin_groups = ['soc-admins']",
+            "c.HuntHub.oauth_refresh_age = 2",
+            "c.HuntHub.spark_queues = {'soc-admins': 'soc.leads', 'soc-analysts': 'soc.tier1'}",
+        ]
+        with stack_with_config(state, env, config, "identity provider", idp.logs) as stack:
+            stack.idp, stack.client = idp, client
             yield stack
-        finally:
-            if stack.stop() != 0:
-                print(stack.dump_logs())
-            remove_analyst_accounts(state)
-            shutil.rmtree(state.parent, ignore_errors=True)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ class LocalDriver:
     """
 
     first_cell = ""
-    _env = {"HUNTHUB_SPARK_MASTER": "local[1]", "HUNTHUB_WARM_DRIVER": "0"}
+    _env = {"HUNTHUB_KERNEL_SPARK_MASTER": "local[1]", "HUNTHUB_KERNEL_WARM_DRIVER": "0"}
 
     @classmethod
     def setUpClass(cls):

@@ -42,7 +42,7 @@ class Cluster:
         from hunthub.hub.config import kernel_environment
 
         env = {**os.environ, **kernel_environment(self.settings), "JUPYTERHUB_USER": user}
-        env["HUNTHUB_DRIVER_LOG_DIR"] = str(self.settings.state / "driver-logs")
+        env["HUNTHUB_KERNEL_DRIVER_LOG_DIR"] = str(self.settings.state / "driver-logs")
         env.update(extra)
         return env
 

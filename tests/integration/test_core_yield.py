@@ -39,10 +39,10 @@ def kernel_for(spark_cluster, tmp_path, user: str, cores: int) -> Kernel:
         **os.environ,
         **kernel_environment(s),
         "JUPYTERHUB_USER": user,
-        "HUNTHUB_WARM_DRIVER": "0",
-        "HUNTHUB_DRIVER_LOG_DIR": str(tmp_path / user / "logs"),
+        "HUNTHUB_KERNEL_WARM_DRIVER": "0",
+        "HUNTHUB_KERNEL_DRIVER_LOG_DIR": str(tmp_path / user / "logs"),
     }
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
     assert conf["spark.cores.max"] == str(cores)
     return Kernel(env)
 

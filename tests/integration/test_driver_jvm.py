@@ -47,11 +47,11 @@ def test_a_kernels_driver_runs_small_and_maps_the_hosts_class_archive(spark_clus
     assert cache.stat().st_mode & 0o777 == 0o755
     assert driver_jvm.start_dump(cache) is None  # once per host
 
-    env = spark_cluster.kernel_env(user="cdsuser", HUNTHUB_WARM_DRIVER="0")
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    env = spark_cluster.kernel_env(user="cdsuser", HUNTHUB_KERNEL_WARM_DRIVER="0")
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
     conf["spark.driver.extraJavaOptions"] = driver_jvm.java_options(cache)
     conf["spark.executor.extraJavaOptions"] = driver_jvm.executor_java_options(cache)
-    env["HUNTHUB_SPARK_CONF"] = json.dumps(conf)
+    env["HUNTHUB_KERNEL_SPARK_CONF"] = json.dumps(conf)
     kernel = Kernel(env)
     try:
         result = kernel.run(

@@ -40,8 +40,8 @@ def kernel(spark_cluster, tmp_path):
         **os.environ,
         **kernel_environment(s),
         "JUPYTERHUB_USER": "dynalloc",
-        "HUNTHUB_WARM_DRIVER": "0",
-        "HUNTHUB_DRIVER_LOG_DIR": str(tmp_path / "logs"),
+        "HUNTHUB_KERNEL_WARM_DRIVER": "0",
+        "HUNTHUB_KERNEL_DRIVER_LOG_DIR": str(tmp_path / "logs"),
     }
     k = Kernel(env)
     yield k

@@ -36,8 +36,8 @@ def test_up_with_external_master_starts_no_cluster_and_kernels_attach_to_it(spar
         home = state / "homes" / "admin"
         server = next(p for p in Path("/proc").iterdir() if p.name.isdigit() and _is_server_in(p, home))
         environ = (server / "environ").read_bytes().decode(errors="replace").split("\0")
-        assert f"HUNTHUB_SPARK_MASTER={spark_cluster.master_url}" in environ
-        assert not any(e.startswith("HUNTHUB_SPARK_MASTER_WEBUI=") for e in environ)
+        assert f"HUNTHUB_KERNEL_SPARK_MASTER={spark_cluster.master_url}" in environ
+        assert not any(e.startswith("HUNTHUB_KERNEL_MASTER_WEBUI=") for e in environ)
     except Exception:
         print(stack.dump_logs())
         raise

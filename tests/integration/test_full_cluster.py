@@ -193,7 +193,7 @@ def release_bob_when_waiting(holders: Holders):
 
 
 def test_a_pyspark_cell_says_who_holds_the_cores_until_it_gets_one(spark_cluster, holders):
-    kernel = Kernel(spark_cluster.kernel_env(user="carol", HUNTHUB_WARM_DRIVER="0"))
+    kernel = Kernel(spark_cluster.kernel_env(user="carol", HUNTHUB_KERNEL_WARM_DRIVER="0"))
     try:
         # the session up first, so what is timed below is the wait of the job alone
         ready = run_cell(kernel, "print(spark.version)", timeout=WAIT)
@@ -221,7 +221,7 @@ def test_a_pyspark_cell_says_who_holds_the_cores_until_it_gets_one(spark_cluster
 
 
 def test_the_banner_names_the_spark_magic(spark_cluster):
-    kernel = Kernel(spark_cluster.kernel_env(user="erin", HUNTHUB_WARM_DRIVER="0"))
+    kernel = Kernel(spark_cluster.kernel_env(user="erin", HUNTHUB_KERNEL_WARM_DRIVER="0"))
     try:
         first = run_cell(kernel, "spark.range(3).count()", timeout=WAIT)
         assert first.status == "ok", first.error
@@ -233,7 +233,7 @@ def test_the_banner_names_the_spark_magic(spark_cluster):
 
 
 def test_a_sql_cell_waits_visibly_and_answers(spark_cluster, holders, auth_events):
-    env = spark_cluster.kernel_env(user="dave", HUNTHUB_WARM_DRIVER="0")
+    env = spark_cluster.kernel_env(user="dave", HUNTHUB_KERNEL_WARM_DRIVER="0")
     kernel = Kernel(env, name="hunthub-sql")
     try:
         ready = run_cell(kernel, "SHOW TABLES", timeout=WAIT)  # the session up; listing temp views runs no job
@@ -255,7 +255,7 @@ def test_a_sql_cell_waits_visibly_and_answers(spark_cluster, holders, auth_event
 
 
 def test_a_scala_cell_waits_visibly_and_answers(spark_cluster, holders):
-    kernel = Kernel(spark_cluster.kernel_env(user="frank", HUNTHUB_WARM_DRIVER="0"), "hunthub-scala")
+    kernel = Kernel(spark_cluster.kernel_env(user="frank", HUNTHUB_KERNEL_WARM_DRIVER="0"), "hunthub-scala")
     try:
         ready = run_cell(kernel, "spark.version", timeout=WAIT)
         assert ready.status == "ok", ready.error

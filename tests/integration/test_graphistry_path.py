@@ -30,12 +30,12 @@ def kernel(spark_cluster, standin, tmp_path_factory):
     env = spark_cluster.kernel_env(
         user="analyst1",
         # what hub/config.py::graphistry_environment and the spawner give an analyst's server
-        HUNTHUB_GRAPHISTRY_SERVER=standin.server,
-        HUNTHUB_GRAPHISTRY_PROTOCOL="http",
-        HUNTHUB_GRAPHISTRY_CLIENT_URL=CLIENT_URL,
-        HUNTHUB_GRAPHISTRY_PRIVACY="organization",
-        HUNTHUB_GRAPHISTRY_TIMEOUT="10",
-        HUNTHUB_GRAPHISTRY_CREDENTIALS=str(key),
+        HUNTHUB_KERNEL_GRAPHISTRY_SERVER=standin.server,
+        HUNTHUB_KERNEL_GRAPHISTRY_PROTOCOL="http",
+        HUNTHUB_KERNEL_GRAPHISTRY_CLIENT_URL=CLIENT_URL,
+        HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY="organization",
+        HUNTHUB_KERNEL_GRAPHISTRY_TIMEOUT="10",
+        HUNTHUB_KERNEL_GRAPHISTRY_CREDENTIALS=str(key),
     )
     k = Kernel(env)
     yield k

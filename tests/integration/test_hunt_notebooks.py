@@ -34,7 +34,7 @@ def key():
 
 @pytest.fixture(scope="module")
 def run(spark_cluster, tmp_path_factory):
-    env = spark_cluster.kernel_env(user="hunter", HUNTHUB_WARM_DRIVER="0")
+    env = spark_cluster.kernel_env(user="hunter", HUNTHUB_KERNEL_WARM_DRIVER="0")
     done = {}
 
     def execute(scenario: str):

@@ -231,7 +231,7 @@ def test_an_unreadable_file_fails_clearly_and_writes_nothing(spark, raw, target,
 
 
 def test_a_kernel_sees_the_ingested_tables(zeek_runs, proc_runs, spark_cluster):
-    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_WARM_DRIVER="0"), name="hunthub-pyspark")
+    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_KERNEL_WARM_DRIVER="0"), name="hunthub-pyspark")
     try:
         result = kernel.run(
             "print(spark.sql('select count(*) n from raw_conn').first().n, "

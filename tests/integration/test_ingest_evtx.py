@@ -98,7 +98,7 @@ def test_rerun_adds_nothing(attack_logs, spark, raw, target, spark_cluster):
 
 
 def test_a_kernel_asks_for_process_trees_and_logons(attack_logs, spark_cluster):
-    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_WARM_DRIVER="0"), name="hunthub-pyspark")
+    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_KERNEL_WARM_DRIVER="0"), name="hunthub-pyspark")
     try:
         result = kernel.run(
             'trees = spark.sql("select parent_image, count(*) n from win_evtx where event_id = 1 '

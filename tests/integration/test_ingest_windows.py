@@ -166,7 +166,7 @@ def test_hunting_questions_in_a_kernel(ingested, files, spark_cluster):
         "select parent_image, count(*) n from win_attacks "
         f"where event_id = 1 and channel = '{SYSMON}' and _source_file in ({recorded}) group by 1"
     )
-    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_WARM_DRIVER="0"), name="hunthub-pyspark")
+    kernel = Kernel(spark_cluster.kernel_env(user="analyst1", HUNTHUB_KERNEL_WARM_DRIVER="0"), name="hunthub-pyspark")
     try:
         result = kernel.run(
             "import json\n"

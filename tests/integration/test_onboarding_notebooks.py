@@ -45,7 +45,9 @@ def scratch(spark_cluster):
 
 @pytest.fixture(scope="module")
 def run(spark_cluster, scratch, tmp_path_factory):
-    env = spark_cluster.kernel_env(user="learner", HUNTHUB_WARM_DRIVER="0", HUNTHUB_SCRATCH=scratch.as_uri())
+    env = spark_cluster.kernel_env(
+        user="learner", HUNTHUB_KERNEL_WARM_DRIVER="0", HUNTHUB_KERNEL_SCRATCH=scratch.as_uri()
+    )
     done = {}
 
     def execute(name: str):

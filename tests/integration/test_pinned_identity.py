@@ -85,11 +85,16 @@ def test_forged_kernel_still_runs_as_the_hubs_user(spark_cluster, analyst_accoun
     evil_conf.mkdir()
     (evil_conf / "spark-env.sh").write_text("export SPARK_USER=admin\n")
     (evil_conf / "spark-defaults.conf").write_text("spark.app.name admin\n")
-    env = spark_cluster.kernel_env(user="admin", HUNTHUB_WARM_DRIVER="0", HUNTHUB_DRIVER_LOG_DIR=str(home / "logs"))
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
-    env["HUNTHUB_SPARK_CONF"] = json.dumps({**conf, "spark.app.name": "admin", "spark.yarn.queue": "root.admins"})
+    env = spark_cluster.kernel_env(
+        user="admin", HUNTHUB_KERNEL_WARM_DRIVER="0", HUNTHUB_KERNEL_DRIVER_LOG_DIR=str(home / "logs")
+    )
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
+    env["HUNTHUB_KERNEL_SPARK_CONF"] = json.dumps(
+        {**conf, "spark.app.name": "admin", "spark.yarn.queue": "root.admins"}
+    )
     env.update(
-        SPARK_USER="admin", HADOOP_USER_NAME="admin", HUNTHUB_SPARK_QUEUE="root.admins", SPARK_CONF_DIR=str(evil_conf),
+        SPARK_USER="admin", HADOOP_USER_NAME="admin", HUNTHUB_KERNEL_SPARK_QUEUE="root.admins",
+        SPARK_CONF_DIR=str(evil_conf),
         PYSPARK_SUBMIT_ARGS="--conf spark.app.name=admin pyspark-shell", JAVA_TOOL_OPTIONS="-Dspark.app.name=admin",
     )  # fmt: skip
 
@@ -119,7 +124,9 @@ def test_a_kernel_refuses_spark_when_the_hub_file_was_tampered_with(spark_cluste
     account, home = analyst_account
     path = identity.write(account.pw_name, "ana", [], "")
     os.chown(path, account.pw_uid, account.pw_gid)  # as if the analyst could have written it
-    env = spark_cluster.kernel_env(user="admin", HUNTHUB_WARM_DRIVER="0", HUNTHUB_DRIVER_LOG_DIR=str(home / "logs"))
+    env = spark_cluster.kernel_env(
+        user="admin", HUNTHUB_KERNEL_WARM_DRIVER="0", HUNTHUB_KERNEL_DRIVER_LOG_DIR=str(home / "logs")
+    )
     kernel = KernelAs(account, env, home)
     try:
         result = kernel.run("spark")

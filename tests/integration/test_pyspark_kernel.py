@@ -64,7 +64,7 @@ def test_spark_ui_is_served_for_the_hub_proxy_path(kernel):
 
 def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):
     closed = free_port()
-    k = Kernel(spark_cluster.kernel_env(HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
+    k = Kernel(spark_cluster.kernel_env(HUNTHUB_KERNEL_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
     try:
         started = time.monotonic()
         result = k.run("spark.range(10).count()", timeout=60)
@@ -173,7 +173,7 @@ def test_pysparks_own_session_calls_return_the_kernels_cluster_session(spark_clu
 
 def test_pysparks_own_session_calls_give_the_clear_error_when_spark_cannot_start(spark_cluster):
     closed = free_port()
-    k = Kernel(spark_cluster.kernel_env(user="analyst6", HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
+    k = Kernel(spark_cluster.kernel_env(user="analyst6", HUNTHUB_KERNEL_SPARK_MASTER=f"spark://127.0.0.1:{closed}"))
     try:
         imports = "from pyspark import SparkContext\nfrom pyspark.sql import SparkSession\n"
         for call in (

@@ -227,7 +227,7 @@ def test_add_jar_makes_its_classes_usable_in_cells_and_on_executors(kernel, tmp_
 
 def test_unreachable_cluster_gives_a_clear_error_within_seconds(spark_cluster):
     closed = free_port()
-    k = Kernel(spark_cluster.kernel_env(HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}"), "hunthub-scala")
+    k = Kernel(spark_cluster.kernel_env(HUNTHUB_KERNEL_SPARK_MASTER=f"spark://127.0.0.1:{closed}"), "hunthub-scala")
     try:
         started = time.monotonic()
         result = k.run("spark.range(10).count()", timeout=60)

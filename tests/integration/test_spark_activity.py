@@ -43,7 +43,7 @@ def test_a_kernel_with_a_running_job_or_cell_is_active_and_otherwise_not(spark_c
 
     async def scenario():
         km = AsyncMappingKernelManager(connection_dir=str(tmp_path))
-        env = spark_cluster.kernel_env(user="activity1", HUNTHUB_WARM_DRIVER="0")
+        env = spark_cluster.kernel_env(user="activity1", HUNTHUB_KERNEL_WARM_DRIVER="0")
         kernel_id = await km.start_kernel(kernel_name="hunthub-pyspark", env=env)
         settings = {}
         server = SimpleNamespace(

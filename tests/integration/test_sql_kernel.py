@@ -26,8 +26,8 @@ def kernel(spark_cluster):
     env = spark_cluster.kernel_env(
         user="sqlanalyst",
         JUPYTERHUB_SERVICE_PREFIX="/user/sqlanalyst/",
-        HUNTHUB_WARM_DRIVER="0",
-        HUNTHUB_SQL_ROW_LIMIT=str(ROW_LIMIT),
+        HUNTHUB_KERNEL_WARM_DRIVER="0",
+        HUNTHUB_KERNEL_SQL_ROW_LIMIT=str(ROW_LIMIT),
     )
     k = Kernel(env, name="hunthub-sql")
     yield k
@@ -221,7 +221,7 @@ def _ui_port(kernel) -> int:
 
 
 def test_kernel_shutdown_leaves_no_jvm_and_ends_the_application(spark_cluster):
-    k = Kernel(spark_cluster.kernel_env(user="sqlanalyst2", HUNTHUB_WARM_DRIVER="0"), name="hunthub-sql")
+    k = Kernel(spark_cluster.kernel_env(user="sqlanalyst2", HUNTHUB_KERNEL_WARM_DRIVER="0"), name="hunthub-sql")
     assert k.run("select 2").status == "ok"
     kernel_pid = k.km.provisioner.process.pid
     family = descendants_of(kernel_pid)
@@ -238,7 +238,9 @@ def test_kernel_shutdown_leaves_no_jvm_and_ends_the_application(spark_cluster):
 def test_kernel_adopts_a_warm_driver(spark_cluster, tmp_path, auth_events):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
-    env = spark_cluster.kernel_env(user="sqlwarm", HUNTHUB_WARM_DRIVER="1", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    env = spark_cluster.kernel_env(
+        user="sqlwarm", HUNTHUB_KERNEL_WARM_DRIVER="1", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool)
+    )
     host, ready = start_host(env, pool)
     offer = json.loads(ready.read_text())
     k = Kernel(env, name="hunthub-sql")
@@ -257,7 +259,9 @@ def test_kernel_adopts_a_warm_driver(spark_cluster, tmp_path, auth_events):
 
 def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):
     closed = free_port()
-    env = spark_cluster.kernel_env(HUNTHUB_SPARK_MASTER=f"spark://127.0.0.1:{closed}", HUNTHUB_WARM_DRIVER="0")
+    env = spark_cluster.kernel_env(
+        HUNTHUB_KERNEL_SPARK_MASTER=f"spark://127.0.0.1:{closed}", HUNTHUB_KERNEL_WARM_DRIVER="0"
+    )
     k = Kernel(env, name="hunthub-sql")
     try:
         started = time.monotonic()

@@ -40,7 +40,7 @@ def events(spark_cluster):
 
 @pytest.fixture(scope="module")
 def executed(spark_cluster, tmp_path_factory):
-    env = spark_cluster.kernel_env(user="sqlhunter", HUNTHUB_WARM_DRIVER="0")
+    env = spark_cluster.kernel_env(user="sqlhunter", HUNTHUB_KERNEL_WARM_DRIVER="0")
     return run_notebook(NAME, env, tmp_path_factory.mktemp("sql-notebook"))
 
 

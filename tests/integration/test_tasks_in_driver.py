@@ -42,7 +42,7 @@ def test_a_query_runs_in_the_analysts_own_driver_and_holds_nothing_on_the_cluste
         **kernel_environment(s),
         "JUPYTERHUB_USER": "inhouse",
         "HOME": str(home),
-        "HUNTHUB_WARM_DRIVER": "0",
+        "HUNTHUB_KERNEL_WARM_DRIVER": "0",
     }
     k = Kernel(env)
     try:

@@ -49,7 +49,7 @@ def cores_held(spark_cluster, name):
 def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, tmp_path, auth_events):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
-    env = spark_cluster.kernel_env(user="warm1", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    env = spark_cluster.kernel_env(user="warm1", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool))
     host, ready = start_host(env, pool)
     offer = json.loads(ready.read_text())
     assert ready.stat().st_mode & 0o777 == 0o600  # it holds the key to the driver JVM
@@ -91,7 +91,7 @@ def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, 
 def test_unclaimed_driver_gives_back_its_cores_after_ttl(spark_cluster, tmp_path):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
-    env = spark_cluster.kernel_env(user="warm2", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    env = spark_cluster.kernel_env(user="warm2", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool))
     host, _ = start_host(env, pool, ttl=3)
     assert host.wait(timeout=60) == 0
     deadline = time.monotonic() + 20
@@ -103,8 +103,8 @@ def test_unclaimed_driver_gives_back_its_cores_after_ttl(spark_cluster, tmp_path
 def test_kernel_ignores_a_driver_started_for_another_user(spark_cluster, tmp_path):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
-    host, ready = start_host(spark_cluster.kernel_env(user="warm3", HUNTHUB_WARM_DRIVER_DIR=str(pool)), pool)
-    kernel = Kernel(spark_cluster.kernel_env(user="warm4", HUNTHUB_WARM_DRIVER_DIR=str(pool)))
+    host, ready = start_host(spark_cluster.kernel_env(user="warm3", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool)), pool)
+    kernel = Kernel(spark_cluster.kernel_env(user="warm4", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool)))
     try:
         result = kernel.run("sc.appName")
         assert result.text.strip().endswith("'warm4'")
@@ -118,7 +118,7 @@ def test_kernel_ignores_a_driver_started_for_another_user(spark_cluster, tmp_pat
 def test_kernel_started_while_the_driver_warms_up_waits_for_it(spark_cluster, tmp_path):
     pool = tmp_path / "pool"
     pool.mkdir(mode=0o700)
-    env = spark_cluster.kernel_env(user="warm5", HUNTHUB_WARM_DRIVER_DIR=str(pool))
+    env = spark_cluster.kernel_env(user="warm5", HUNTHUB_KERNEL_WARM_DRIVER_DIR=str(pool))
     host, _ = start_host(env, pool, wait_ready=False)
     deadline = time.monotonic() + 30
     while not list(pool.glob("*.starting.json")) and time.monotonic() < deadline:
@@ -209,7 +209,7 @@ def test_a_warm_driver_starts_only_after_the_delay_and_only_for_an_analyst_who_u
 def test_no_spare_beside_a_live_session_and_one_starts_when_it_is_gone(spark_cluster, server_env):
     env, pool_dir, _ = server_env
     warm_driver.remember_spark_use()
-    kernel = Kernel({**env, "HUNTHUB_WARM_DRIVER": "0"})  # a kernel of this analyst with a driver of its own
+    kernel = Kernel({**env, "HUNTHUB_KERNEL_WARM_DRIVER": "0"})  # a kernel of this analyst with a driver of its own
     pool = make_pool(pool_dir, delay=0)
     try:
         assert kernel.run("sc.applicationId").status == "ok"

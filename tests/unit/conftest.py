@@ -24,6 +24,8 @@ def settings(state_dir):
     """Build HuntHub settings from a Config, as a hunthub config file would: settings(port=9000, ...)."""
 
     def make(**traits) -> HuntHub:
-        return HuntHub(config=Config({"HuntHub": {"state_dir": str(state_dir), **traits}}))
+        # never this machine's own site configuration (/etc/hunthub/jupyterhub_config.d)
+        site = str(state_dir / "jupyterhub_config.d")
+        return HuntHub(config=Config({"HuntHub": {"state_dir": str(state_dir), "site_config_dir": site, **traits}}))
 
     return make

@@ -44,12 +44,16 @@ def test_by_default_tasks_run_in_the_analysts_own_container_on_its_loopback(sett
     spawner = spawner_for(c)
     assert spawner.tasks_in_container and spawner.spark_containers == []  # nothing joins the analyst's network
     env = spawner.container_env(c.Spawner.environment)
-    assert env["HUNTHUB_SPARK_MASTER"] == "local[1]"
+    assert env["HUNTHUB_KERNEL_SPARK_MASTER"] == "local[1]"
     # the driver binds the container's loopback (hunthub.kernels.session), so no address, port or master UI
-    assert not {"HUNTHUB_DRIVER_HOST", "HUNTHUB_DRIVER_BIND_ADDRESS", "HUNTHUB_SPARK_MASTER_WEBUI"} & set(env)
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    assert not {
+        "HUNTHUB_KERNEL_DRIVER_HOST",
+        "HUNTHUB_KERNEL_DRIVER_BIND_ADDRESS",
+        "HUNTHUB_KERNEL_MASTER_WEBUI",
+    } & set(env)
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
     assert "spark.driver.port" not in conf and "spark.blockManager.port" not in conf
-    assert env["HUNTHUB_SCRATCH"] == f"file://{docker_cluster.SCRATCH}/alice"
+    assert env["HUNTHUB_KERNEL_SCRATCH"] == f"file://{docker_cluster.SCRATCH}/alice"
 
 
 def test_with_tasks_on_the_cluster_spark_containers_join_every_analysts_network(settings):
@@ -58,7 +62,7 @@ def test_with_tasks_on_the_cluster_spark_containers_join_every_analysts_network(
     assert spawner_for(c).spark_containers == [
         "hh-spark-master", "hh-spark-worker-1", "hh-spark-worker-2", "hh-spark-worker-3"
     ]  # fmt: skip
-    assert c.Spawner.environment["HUNTHUB_SPARK_MASTER"] == "spark://hh-spark-master:7077"
+    assert c.Spawner.environment["HUNTHUB_KERNEL_SPARK_MASTER"] == "spark://hh-spark-master:7077"
 
 
 def test_container_environment_uses_the_images_paths_and_fixed_driver_ports(settings):
@@ -67,12 +71,12 @@ def test_container_environment_uses_the_images_paths_and_fixed_driver_ports(sett
     env = spawner.container_env(c.Spawner.environment)
     for host_path in ("SPARK_HOME", "JAVA_HOME", "PYSPARK_PYTHON"):
         assert host_path not in env
-    assert env["HUNTHUB_WAREHOUSE"] == f"file://{docker_cluster.WAREHOUSE}"
-    assert env["HUNTHUB_CATALOG"] == docker_cluster.CATALOG
-    assert env["HUNTHUB_DRIVER_HOST"] == "hh-analyst-alice"
-    assert env["HUNTHUB_DRIVER_BIND_ADDRESS"] == "0.0.0.0"
-    assert env["HUNTHUB_SCRATCH"] == f"file://{docker_cluster.SCRATCH}/alice"
-    conf = json.loads(env["HUNTHUB_SPARK_CONF"])
+    assert env["HUNTHUB_KERNEL_WAREHOUSE"] == f"file://{docker_cluster.WAREHOUSE}"
+    assert env["HUNTHUB_KERNEL_CATALOG"] == docker_cluster.CATALOG
+    assert env["HUNTHUB_KERNEL_DRIVER_HOST"] == "hh-analyst-alice"
+    assert env["HUNTHUB_KERNEL_DRIVER_BIND_ADDRESS"] == "0.0.0.0"
+    assert env["HUNTHUB_KERNEL_SCRATCH"] == f"file://{docker_cluster.SCRATCH}/alice"
+    conf = json.loads(env["HUNTHUB_KERNEL_SPARK_CONF"])
     assert (conf["spark.driver.port"], conf["spark.blockManager.port"]) == ("40000", "40100")
     assert conf["spark.sql.shuffle.partitions"] == "8"
 

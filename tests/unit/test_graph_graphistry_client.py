@@ -39,12 +39,12 @@ def write_key(tmp_path, key_id, secret):
 
 def env_for(server, credentials, **extra):
     env = {
-        "HUNTHUB_GRAPHISTRY_SERVER": server,
-        "HUNTHUB_GRAPHISTRY_PROTOCOL": "http",
-        "HUNTHUB_GRAPHISTRY_CLIENT_URL": CLIENT_URL,
-        "HUNTHUB_GRAPHISTRY_PRIVACY": "organization",
-        "HUNTHUB_GRAPHISTRY_TIMEOUT": "2",
-        "HUNTHUB_GRAPHISTRY_CREDENTIALS": credentials,
+        "HUNTHUB_KERNEL_GRAPHISTRY_SERVER": server,
+        "HUNTHUB_KERNEL_GRAPHISTRY_PROTOCOL": "http",
+        "HUNTHUB_KERNEL_GRAPHISTRY_CLIENT_URL": CLIENT_URL,
+        "HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY": "organization",
+        "HUNTHUB_KERNEL_GRAPHISTRY_TIMEOUT": "2",
+        "HUNTHUB_KERNEL_GRAPHISTRY_CREDENTIALS": credentials,
     }
     env.update(extra)
     return env
@@ -78,18 +78,23 @@ def hypergraph(events, entities):
 
 def test_settings_absent_without_server():
     assert client.settings_from_env({}) is None
-    assert client.settings_from_env({"HUNTHUB_GRAPHISTRY_PROTOCOL": "http", "HUNTHUB_GRAPHISTRY_SERVER": " "}) is None
+    assert (
+        client.settings_from_env(
+            {"HUNTHUB_KERNEL_GRAPHISTRY_PROTOCOL": "http", "HUNTHUB_KERNEL_GRAPHISTRY_SERVER": " "}
+        )
+        is None
+    )
 
 
 def test_settings_from_the_hub_environment():
     s = client.settings_from_env(
         {
-            "HUNTHUB_GRAPHISTRY_SERVER": "g.soc.example:8443",
-            "HUNTHUB_GRAPHISTRY_PROTOCOL": "https",
-            "HUNTHUB_GRAPHISTRY_CLIENT_URL": "https://graphs.soc.example/",
-            "HUNTHUB_GRAPHISTRY_PRIVACY": "private",
-            "HUNTHUB_GRAPHISTRY_TIMEOUT": "7",
-            "HUNTHUB_GRAPHISTRY_CREDENTIALS": "/home/a/.hunthub/graphistry.json",
+            "HUNTHUB_KERNEL_GRAPHISTRY_SERVER": "g.soc.example:8443",
+            "HUNTHUB_KERNEL_GRAPHISTRY_PROTOCOL": "https",
+            "HUNTHUB_KERNEL_GRAPHISTRY_CLIENT_URL": "https://graphs.soc.example/",
+            "HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY": "private",
+            "HUNTHUB_KERNEL_GRAPHISTRY_TIMEOUT": "7",
+            "HUNTHUB_KERNEL_GRAPHISTRY_CREDENTIALS": "/home/a/.hunthub/graphistry.json",
         }
     )
     assert s == client.GraphistrySettings(
@@ -98,7 +103,11 @@ def test_settings_from_the_hub_environment():
     assert s.url == "https://g.soc.example:8443"
     # defaults: client URL = what the kernel uses; unknown privacy never widens sharing; bad timeout -> 10 s
     d = client.settings_from_env(
-        {"HUNTHUB_GRAPHISTRY_SERVER": "g", "HUNTHUB_GRAPHISTRY_PRIVACY": "everyone", "HUNTHUB_GRAPHISTRY_TIMEOUT": "x"}
+        {
+            "HUNTHUB_KERNEL_GRAPHISTRY_SERVER": "g",
+            "HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY": "everyone",
+            "HUNTHUB_KERNEL_GRAPHISTRY_TIMEOUT": "x",
+        }
     )
     assert (d.client_url, d.privacy, d.timeout, d.protocol) == ("https://g", "private", 10.0, "https")
 
@@ -168,7 +177,7 @@ def test_server_that_accepts_but_never_answers_is_reported_within_the_timeout(tm
         status = client.register_from_env(env)
         elapsed = time.monotonic() - started
         assert not status.ok and status.reachable is False
-        server = env["HUNTHUB_GRAPHISTRY_SERVER"]
+        server = env["HUNTHUB_KERNEL_GRAPHISTRY_SERVER"]
         assert status.message == (
             f"Graphistry at http://{server}: not reachable within 2 s (no answer); graphs render offline"
         )

@@ -93,7 +93,7 @@ def test_without_server_nothing_is_sent_anywhere(standin):
 
 @pytest.mark.parametrize("privacy", ["organization", "private"])
 def test_show_uploads_the_analysts_graph_with_the_configured_privacy(standin, env, privacy):
-    env["HUNTHUB_GRAPHISTRY_PRIVACY"] = privacy
+    env["HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY"] = privacy
     g = notebook.hypergraph_from_spark(EVENTS, ENTITIES)  # built before registration, as in a notebook
 
     out = notebook.show(g, env=env)

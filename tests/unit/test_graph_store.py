@@ -11,7 +11,7 @@ from hunthub.graph import store
 @pytest.fixture
 def graph_dir(tmp_path, monkeypatch):
     directory = tmp_path / "graphs"
-    monkeypatch.setenv("HUNTHUB_GRAPH_DIR", str(directory))
+    monkeypatch.setenv("HUNTHUB_KERNEL_GRAPH_DIR", str(directory))
     return directory
 
 
@@ -53,6 +53,6 @@ def test_prune_removes_old_graphs_then_the_oldest_beyond_the_size_cap(graph_dir)
 
 
 def test_graph_dir_defaults_to_the_analysts_home(monkeypatch, tmp_path):
-    monkeypatch.delenv("HUNTHUB_GRAPH_DIR", raising=False)
+    monkeypatch.delenv("HUNTHUB_KERNEL_GRAPH_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert store.graph_dir() == tmp_path / ".hunthub" / "graphs"

@@ -25,7 +25,7 @@ EVENTS = pd.DataFrame(
 @pytest.fixture(autouse=True)
 def graph_dir(tmp_path, monkeypatch):
     directory = tmp_path / "graphs"
-    monkeypatch.setenv("HUNTHUB_GRAPH_DIR", str(directory))
+    monkeypatch.setenv("HUNTHUB_KERNEL_GRAPH_DIR", str(directory))
     return directory
 
 

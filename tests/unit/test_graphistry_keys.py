@@ -60,11 +60,11 @@ def test_no_graphistry_settings_reach_servers_without_a_server(settings):
 def test_server_settings_reach_analysts_servers(settings):
     s = settings(graphistry_server="graphistry.soc.example", graphistry_client_url="https://graphs.soc.example")
     env = hubconfig.kernel_environment(s)
-    assert env["HUNTHUB_GRAPHISTRY_SERVER"] == "graphistry.soc.example"
-    assert env["HUNTHUB_GRAPHISTRY_PROTOCOL"] == "https"
-    assert env["HUNTHUB_GRAPHISTRY_CLIENT_URL"] == "https://graphs.soc.example"
-    assert env["HUNTHUB_GRAPHISTRY_PRIVACY"] == "organization"
-    assert int(env["HUNTHUB_GRAPHISTRY_TIMEOUT"]) > 0
+    assert env["HUNTHUB_KERNEL_GRAPHISTRY_SERVER"] == "graphistry.soc.example"
+    assert env["HUNTHUB_KERNEL_GRAPHISTRY_PROTOCOL"] == "https"
+    assert env["HUNTHUB_KERNEL_GRAPHISTRY_CLIENT_URL"] == "https://graphs.soc.example"
+    assert env["HUNTHUB_KERNEL_GRAPHISTRY_PRIVACY"] == "organization"
+    assert int(env["HUNTHUB_KERNEL_GRAPHISTRY_TIMEOUT"]) > 0
     c = Config()
     hubconfig.apply_spawner(c, settings(graphistry_server="g", graphistry_personal_key_id="org-id"))
     assert c.HuntHubLocalSpawner.graphistry_personal_key_id == "org-id"

@@ -160,24 +160,24 @@ def test_embedded_cluster_master_is_on_loopback(settings):
     c = Config()
     hubconfig.apply_spawner(c, settings(spark_master_port=7177, spark_master_webui_port=8190, analyst_tasks="cluster"))
     env = c.Spawner.environment
-    assert env["HUNTHUB_SPARK_MASTER"] == "spark://127.0.0.1:7177"
-    assert env["HUNTHUB_SPARK_MASTER_WEBUI"] == "http://127.0.0.1:8190"
+    assert env["HUNTHUB_KERNEL_SPARK_MASTER"] == "spark://127.0.0.1:7177"
+    assert env["HUNTHUB_KERNEL_MASTER_WEBUI"] == "http://127.0.0.1:8190"
 
 
 def test_external_master_is_passed_on_without_embedded_web_ui(settings):
     c = Config()
     hubconfig.apply_spawner(c, settings(spark_master="spark://x:7077"))
     env = c.Spawner.environment
-    assert env["HUNTHUB_SPARK_MASTER"] == "spark://x:7077"
-    assert "HUNTHUB_SPARK_MASTER_WEBUI" not in env
+    assert env["HUNTHUB_KERNEL_SPARK_MASTER"] == "spark://x:7077"
+    assert "HUNTHUB_KERNEL_MASTER_WEBUI" not in env
 
 
 def test_kernels_are_told_where_catalog_and_warehouse_are(settings, state_dir):
     c = Config()
     hubconfig.apply_spawner(c, settings(warehouse="hdfs://namenode.soc.example:8020/warehouse"))
     env = c.Spawner.environment
-    assert env["HUNTHUB_WAREHOUSE"] == "hdfs://namenode.soc.example:8020/warehouse"
-    assert Path(env["HUNTHUB_CATALOG"]).parent == state_dir
+    assert env["HUNTHUB_KERNEL_WAREHOUSE"] == "hdfs://namenode.soc.example:8020/warehouse"
+    assert Path(env["HUNTHUB_KERNEL_CATALOG"]).parent == state_dir
 
 
 def test_scratch_spaces_live_in_a_local_warehouse_shared_with_the_executors(settings, state_dir):
@@ -204,7 +204,7 @@ def test_kernel_spark_conf_limits_cores_and_merges_extra_properties(settings):
         spark_conf={"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "3g"},
         analyst_tasks="cluster",
     )
-    conf = json.loads(hubconfig.kernel_environment(s)["HUNTHUB_SPARK_CONF"])
+    conf = json.loads(hubconfig.kernel_environment(s)["HUNTHUB_KERNEL_SPARK_CONF"])
     assert conf["spark.cores.max"] == "3"
     assert conf["spark.executor.memory"] == "2g"
     assert conf["spark.sql.shuffle.partitions"] == "8"
@@ -244,11 +244,11 @@ def test_shipped_jupyterhub_config_applies_hunthub_settings(monkeypatch, state_d
 
 def test_warm_driver_is_on_by_default_and_can_be_turned_off(settings):
     env = hubconfig.kernel_environment(settings())
-    assert env["HUNTHUB_WARM_DRIVER"] == "1"
-    assert env["HUNTHUB_WARM_DRIVER_TTL"] == "3600"
+    assert env["HUNTHUB_KERNEL_WARM_DRIVER"] == "1"
+    assert env["HUNTHUB_KERNEL_WARM_DRIVER_TTL"] == "3600"
     off = hubconfig.kernel_environment(settings(warm_driver=False, warm_driver_ttl=60))
-    assert off["HUNTHUB_WARM_DRIVER"] == "0"
-    assert off["HUNTHUB_WARM_DRIVER_TTL"] == "60"
+    assert off["HUNTHUB_KERNEL_WARM_DRIVER"] == "0"
+    assert off["HUNTHUB_KERNEL_WARM_DRIVER_TTL"] == "60"
 
 
 def test_a_hub_not_running_as_root_says_analysts_share_one_account(settings, monkeypatch):
@@ -325,7 +325,7 @@ def test_servers_report_activity_as_often_as_configured(settings):
     hubconfig.apply_culling(c, settings(activity_interval=20, cull_idle_timeout=120))
     assert c.JupyterHub.last_activity_interval == 20
     assert c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] == "20"
-    assert "HUNTHUB_SPARK_MASTER" in c.Spawner.environment  # added to, not replaced
+    assert "HUNTHUB_KERNEL_SPARK_MASTER" in c.Spawner.environment  # added to, not replaced
 
 
 def test_a_cull_timeout_within_one_activity_report_is_refused(settings):
@@ -473,11 +473,13 @@ def test_executors_larger_than_the_cap_are_refused_clearly(settings):
 def test_kernels_are_told_the_warm_driver_delay_and_where_the_start_slots_are(settings, monkeypatch, state_dir):
     monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 1000)
     env = hubconfig.kernel_environment(settings(warm_driver_delay=45))
-    assert env["HUNTHUB_WARM_DRIVER_DELAY"] == "45"
-    assert env["HUNTHUB_JVM_START_SLOTS_DIR"] == str(state_dir / "jvm-start-slots")
+    assert env["HUNTHUB_KERNEL_WARM_DRIVER_DELAY"] == "45"
+    assert env["HUNTHUB_KERNEL_JVM_START_SLOTS_DIR"] == str(state_dir / "jvm-start-slots")
     monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
     # as root: a root-owned directory analysts' accounts can read but not change
-    assert hubconfig.kernel_environment(settings())["HUNTHUB_JVM_START_SLOTS_DIR"] == "/run/hunthub/jvm-start-slots"
+    assert (
+        hubconfig.kernel_environment(settings())["HUNTHUB_KERNEL_JVM_START_SLOTS_DIR"] == "/run/hunthub/jvm-start-slots"
+    )
 
 
 def test_the_hub_prepares_as_many_start_slots_as_the_setting_says(settings, monkeypatch, state_dir):
@@ -487,13 +489,13 @@ def test_the_hub_prepares_as_many_start_slots_as_the_setting_says(settings, monk
     d = hubconfig.prepare_jvm_start_slots(settings(jvm_start_slots=3))
     assert d == state_dir / "jvm-start-slots"
     assert len(jvm_slots.slot_files(d)) == 3
-    assert str(d) == hubconfig.kernel_environment(settings())["HUNTHUB_JVM_START_SLOTS_DIR"]
+    assert str(d) == hubconfig.kernel_environment(settings())["HUNTHUB_KERNEL_JVM_START_SLOTS_DIR"]
 
 
 def test_docker_mode_has_no_start_slots(settings):
     # drivers in containers do not see the host's slot directory (out of scope, see hunthub.jvm_slots)
     assert hubconfig.prepare_jvm_start_slots(settings(spawner="docker")) is None
-    assert "HUNTHUB_JVM_START_SLOTS_DIR" not in hubconfig.kernel_environment(settings(spawner="docker"))
+    assert "HUNTHUB_KERNEL_JVM_START_SLOTS_DIR" not in hubconfig.kernel_environment(settings(spawner="docker"))
 
 
 def test_drivers_start_small_and_with_the_hosts_class_archive_once_there_is_one(settings, tmp_path, monkeypatch):
@@ -557,7 +559,7 @@ def test_on_the_embedded_default_an_analysts_tasks_run_in_their_own_driver(setti
     assert props["spark.ui.killEnabled"] == "false"  # other local accounts reach the UI on loopback
     assert settings(spawner="docker").analyst_tasks == "driver"  # in the analyst's own container
     assert not [k for k in props if k.startswith(("spark.dynamicAllocation.", "spark.executor.", "spark.cores."))]
-    assert "HUNTHUB_SPARK_MASTER_WEBUI" not in hubconfig.kernel_environment(s)  # the cluster is not theirs to ask
+    assert "HUNTHUB_KERNEL_MASTER_WEBUI" not in hubconfig.kernel_environment(s)  # the cluster is not theirs to ask
     # nobody else's account writes the analyst's scratch space
     monkeypatch.setattr(hubconfig.os, "geteuid", lambda: 0)
     c = Config()
@@ -577,7 +579,7 @@ def test_tasks_run_on_the_cluster_by_default_elsewhere_and_ingest_always_does(se
     assert settings(spark_master="spark://x:7077").analyst_tasks == "cluster"
     assert settings(spawner="docker", spark_master="spark://x:7077").analyst_tasks == "cluster"
     s = settings(spark_master_port=7188)
-    assert ingest_session.ingest_environment(s)["HUNTHUB_SPARK_MASTER"] == "spark://127.0.0.1:7188"
+    assert ingest_session.ingest_contract(s).spark_master == "spark://127.0.0.1:7188"
     monkeypatch.setenv("HUNTHUB_ANALYST_TASKS", "everywhere")
     with pytest.raises(Exception, match="'driver', 'cluster'"):
         HuntHub(config=load_config([]))

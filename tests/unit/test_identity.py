@@ -41,7 +41,7 @@ def test_jvm_environment_is_scrubbed():
 
 
 def test_environment_is_used_without_a_hub_file(tmp_path):
-    who = identity.current({"JUPYTERHUB_USER": "ana", "HUNTHUB_SPARK_QUEUE": "q"}, directory=tmp_path)
+    who = identity.current({"JUPYTERHUB_USER": "ana", "HUNTHUB_KERNEL_SPARK_QUEUE": "q"}, directory=tmp_path)
     assert who == identity.Identity("ana", "q", pinned=False)
 
 
@@ -73,7 +73,7 @@ def _current_as_nobody(directory, env):
 def test_hub_file_wins_over_a_forged_environment():
     directory = _root_dir()
     identity.write("nobody", "ana", ["tier1"], "soc.tier1", directory=directory)
-    forged = {"JUPYTERHUB_USER": "admin", "HUNTHUB_SPARK_QUEUE": "root.admins"}
+    forged = {"JUPYTERHUB_USER": "admin", "HUNTHUB_KERNEL_SPARK_QUEUE": "root.admins"}
     assert _current_as_nobody(directory, forged) == {"user": "ana", "queue": "soc.tier1", "pinned": True}
 
 

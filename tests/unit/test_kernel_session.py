@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from hunthub.kernel_env import KernelEnv
 from hunthub.kernels import session
 from hunthub.kernels.session import SparkUnavailableError
 
@@ -15,7 +16,7 @@ LOOPBACK_MASTER = "spark://127.0.0.1:7077"
 
 
 def test_app_name_is_the_analyst():
-    props = session.spark_properties({"JUPYTERHUB_USER": "alice", "HUNTHUB_SPARK_MASTER": LOOPBACK_MASTER})
+    props = session.spark_properties({"JUPYTERHUB_USER": "alice", "HUNTHUB_KERNEL_SPARK_MASTER": LOOPBACK_MASTER})
     assert props["spark.app.name"] == "alice"
     assert props["spark.master"] == LOOPBACK_MASTER
 
@@ -35,34 +36,36 @@ def test_no_proxy_base_outside_jupyterhub():
 
 
 def test_driver_binds_to_loopback_for_a_loopback_master():
-    props = session.spark_properties({"HUNTHUB_SPARK_MASTER": LOOPBACK_MASTER})
+    props = session.spark_properties({"HUNTHUB_KERNEL_SPARK_MASTER": LOOPBACK_MASTER})
     assert props["spark.driver.host"] == "127.0.0.1"
     assert props["spark.driver.bindAddress"] == "127.0.0.1"
 
 
 def test_remote_master_leaves_driver_host_to_spark_unless_set():
-    remote = {"HUNTHUB_SPARK_MASTER": "spark://spark-master.soc.example:7077"}
+    remote = {"HUNTHUB_KERNEL_SPARK_MASTER": "spark://spark-master.soc.example:7077"}
     assert "spark.driver.host" not in session.spark_properties(remote)
-    props = session.spark_properties({**remote, "HUNTHUB_DRIVER_HOST": "10.0.0.5"})
+    props = session.spark_properties({**remote, "HUNTHUB_KERNEL_DRIVER_HOST": "10.0.0.5"})
     assert props["spark.driver.host"] == "10.0.0.5"
 
 
 def test_hub_spark_conf_is_merged():
     conf = {"spark.cores.max": "2", "spark.sql.shuffle.partitions": "8"}
-    props = session.spark_properties({"HUNTHUB_SPARK_MASTER": LOOPBACK_MASTER, "HUNTHUB_SPARK_CONF": json.dumps(conf)})
+    props = session.spark_properties(
+        {"HUNTHUB_KERNEL_SPARK_MASTER": LOOPBACK_MASTER, "HUNTHUB_KERNEL_SPARK_CONF": json.dumps(conf)}
+    )
     assert props["spark.cores.max"] == "2"
     assert props["spark.sql.shuffle.partitions"] == "8"
 
 
 def test_writes_keep_a_scratch_space_shared_with_the_executors():
     # what Hadoop creates is chmodded with this umask: 007 leaves the ACL mask (group bits) at rwx
-    scratch = {"HUNTHUB_SPARK_MASTER": LOOPBACK_MASTER, "HUNTHUB_SCRATCH": "file:///w/users/ana"}
+    scratch = {"HUNTHUB_KERNEL_SPARK_MASTER": LOOPBACK_MASTER, "HUNTHUB_KERNEL_SCRATCH": "file:///w/users/ana"}
     assert session.spark_properties(scratch)["spark.hadoop.fs.permissions.umask-mode"] == "007"
     assert "spark.hadoop.fs.permissions.umask-mode" not in session.spark_properties({})
 
 
 def test_scratch_is_where_the_hub_says_else_in_the_home(monkeypatch, tmp_path):
-    assert session.scratch_uri({"HUNTHUB_SCRATCH": "file:///w/users/ana"}) == "file:///w/users/ana"
+    assert session.scratch_uri({"HUNTHUB_KERNEL_SCRATCH": "file:///w/users/ana"}) == "file:///w/users/ana"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert session.scratch_uri({}) == (tmp_path / ".hunthub" / "scratch").as_uri()
     assert (tmp_path / ".hunthub" / "scratch").is_dir()
@@ -78,20 +81,20 @@ def test_preflight_fails_fast_when_the_master_is_down():
     master = f"spark://127.0.0.1:{closed_port()}"
     t0 = time.monotonic()
     with pytest.raises(SparkUnavailableError) as e:
-        session.preflight({"HUNTHUB_SPARK_MASTER": master})
+        session.preflight(KernelEnv(spark_master=master))
     assert time.monotonic() - t0 < 5
     assert master in str(e.value)
 
 
 def test_preflight_explains_a_yarn_master_without_its_configuration():
     with pytest.raises(SparkUnavailableError) as e:
-        session.preflight({"HUNTHUB_SPARK_MASTER": "yarn"})
+        session.preflight(KernelEnv(spark_master="yarn"), env={})
     assert "yarn-site.xml" in str(e.value)
 
 
 def test_preflight_accepts_yarn_with_its_configuration(monkeypatch, tmp_path):
     (tmp_path / "yarn-site.xml").write_text("<configuration/>")
-    session.preflight({"HUNTHUB_SPARK_MASTER": "yarn", "HADOOP_CONF_DIR": str(tmp_path)})
+    session.preflight(KernelEnv(spark_master="yarn"), env={"HADOOP_CONF_DIR": str(tmp_path)})
 
 
 @pytest.fixture
@@ -130,22 +133,21 @@ def master_webui():
 def test_preflight_fails_when_the_cluster_has_no_live_worker(listening_master, master_webui):
     webui, state = master_webui
     state["workers"] = [{"state": "DEAD"}]
-    env = {"HUNTHUB_SPARK_MASTER": listening_master, "HUNTHUB_SPARK_MASTER_WEBUI": webui}
     with pytest.raises(SparkUnavailableError) as e:
-        session.preflight(env)
+        session.preflight(KernelEnv(spark_master=listening_master, master_webui=webui))
     assert "no live workers" in str(e.value)
 
 
 def test_a_session_whose_tasks_run_in_its_driver_needs_no_worker(master_webui):
     webui, state = master_webui
     state["workers"] = [{"state": "DEAD"}]
-    session.preflight({"HUNTHUB_SPARK_MASTER": "local[1]", "HUNTHUB_SPARK_MASTER_WEBUI": webui})
+    session.preflight(KernelEnv(spark_master="local[1]", master_webui=webui))
 
 
 def test_preflight_passes_with_a_live_worker(listening_master, master_webui):
     webui, state = master_webui
     state["workers"] = [{"state": "ALIVE"}]
-    session.preflight({"HUNTHUB_SPARK_MASTER": listening_master, "HUNTHUB_SPARK_MASTER_WEBUI": webui})
+    session.preflight(KernelEnv(spark_master=listening_master, master_webui=webui))
 
 
 class NoSpark:
@@ -180,21 +182,21 @@ class UnreadableSpark:
 def test_malformed_catalog_is_reported_not_raised(tmp_path):
     catalog_file = tmp_path / "catalog.json"
     catalog_file.write_text("{not json")
-    env = {"HUNTHUB_CATALOG": str(catalog_file), "HUNTHUB_WAREHOUSE": tmp_path.as_uri()}
-    registered, problems = session.register_catalog(NoSpark(), env)
+    told = KernelEnv(catalog=str(catalog_file), warehouse=tmp_path.as_uri())
+    registered, problems = session.register_catalog(NoSpark(), told)
     assert registered == []
     assert len(problems) == 1
     assert str(catalog_file) in problems[0]
 
 
 def test_no_catalog_configured_registers_nothing():
-    assert session.register_catalog(NoSpark(), {}) == ([], [])
+    assert session.register_catalog(NoSpark(), KernelEnv()) == ([], [])
 
 
 def test_catalog_entry_with_a_non_string_path_is_reported_not_raised(tmp_path):
     catalog_file = tmp_path / "catalog.json"
     catalog_file.write_text(json.dumps({"version": 1, "tables": {"auth_events": {"path": 5}}}))
-    env = {"HUNTHUB_CATALOG": str(catalog_file), "HUNTHUB_WAREHOUSE": tmp_path.as_uri()}
-    registered, problems = session.register_catalog(UnreadableSpark(), env)
+    told = KernelEnv(catalog=str(catalog_file), warehouse=tmp_path.as_uri())
+    registered, problems = session.register_catalog(UnreadableSpark(), told)
     assert registered == []
     assert len(problems) == 1

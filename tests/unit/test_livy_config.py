@@ -65,7 +65,7 @@ def test_without_livy_url_there_is_no_gateway_and_no_livy_environment(settings, 
     hubconfig.apply_livy(c, s)
     assert "services" not in c.JupyterHub
     env = hubconfig.kernel_environment(s)
-    assert not {"SPARKMAGIC_CONF_DIR", "JUPYTER_PATH", "HUNTHUB_LIVY_GATEWAY_URL"} & set(env)
+    assert not {"SPARKMAGIC_CONF_DIR", "JUPYTER_PATH"} & set(env)
     assert not (state_dir / "livy").exists()
     assert "Livy gateway" not in required_ports(s)
 
@@ -133,7 +133,6 @@ def test_analyst_servers_get_the_gateway_sparkmagic_config_and_livy_kernels(sett
     hubconfig.apply_spawner(c, s)
     hubconfig.apply_livy(c, s)
     env = c.Spawner.environment
-    assert env["HUNTHUB_LIVY_GATEWAY_URL"] == s.livy_gateway_url
     assert env["SPARKMAGIC_CONF_DIR"] == str(state_dir / "livy" / "sparkmagic")
     assert env["JUPYTER_PATH"] == str(kernelspecs.livy_data_dir())
     # the Livy URL itself is not handed to analysts: only the gateway talks to Livy

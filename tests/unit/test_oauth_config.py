@@ -12,16 +12,14 @@ from hunthub import checks
 from hunthub.hub import config as hubconfig
 from hunthub.hub import oauth
 from hunthub.hub.oauth import HuntHubGitHubAuthenticator, HuntHubGoogleAuthenticator, HuntHubOIDCAuthenticator
+from tests.harness import write_secret
 
 ISSUER = "https://login.soc.example/realms/soc"
 
 
 @pytest.fixture
 def secret_file(tmp_path):
-    path = tmp_path / "client-secret"
-    path.write_text("s3cr3t-value\n")
-    path.chmod(0o600)
-    return path
+    return write_secret(tmp_path / "client-secret", "s3cr3t-value")
 
 
 def oidc(settings, secret_file, **traits):

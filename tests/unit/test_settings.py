@@ -21,7 +21,7 @@ def test_documented_defaults(settings):
     assert s.public_url == "http://localhost:8000/"
 
 
-def test_environment_sets_the_flags_hunthub_up_hands_to_the_hub(monkeypatch, state_dir):
+def test_environment_variables_set_settings(monkeypatch, state_dir):
     monkeypatch.setenv("HUNTHUB_STATE_DIR", str(state_dir))
     monkeypatch.setenv("HUNTHUB_IP", "10.1.2.3")
     monkeypatch.setenv("HUNTHUB_PORT", "9100")
@@ -78,6 +78,35 @@ def test_config_file_overrides_environment(monkeypatch, tmp_path, state_dir):
     assert s.spark_conf == {"spark.sql.shuffle.partitions": "8"}
     # what the file does not set still comes from the environment
     assert s.ip == "10.1.2.3"
+
+
+def test_command_line_flags_beat_config_files_and_the_environment(monkeypatch, tmp_path, state_dir):
+    from hunthub import cli
+
+    monkeypatch.setenv("HUNTHUB_PORT", "9100")
+    monkeypatch.setenv("HUNTHUB_STATE_DIR", str(state_dir))
+    config_file = tmp_path / "hunthub_config.py"
+    config_file.write_text("c.HuntHub.port = 9200\nc.HuntHub.ip = '10.1.2.3'\n")
+    monkeypatch.setenv("HUNTHUB_CONFIG", str(config_file))
+    args = cli.build_parser().parse_args(["doctor", "--port", "9300", "--spark-master", "spark://m.soc.example:7077"])
+    s = cli._settings(args)
+    assert (s.port, s.ip, s.spark_master) == (9300, "10.1.2.3", "spark://m.soc.example:7077")
+    assert "HUNTHUB_SPARK_MASTER" not in __import__("os").environ  # flags no longer travel through the environment
+    with pytest.raises(SystemExit, match="no config file"):
+        cli._settings(cli.build_parser().parse_args(["doctor", "--config", str(tmp_path / "missing.py")]))
+
+
+def test_the_hub_started_by_up_runs_with_exactly_what_up_resolved(monkeypatch, tmp_path, state_dir):
+    s = HuntHub(config=Config({"HuntHub": {"state_dir": str(state_dir), "port": 9300, "spark_conf": {"a.b": "1"}}}))
+    resolved = hsettings.write_resolved(s)
+    assert resolved.stat().st_mode & 0o777 == 0o600  # a database URL may hold a password
+    # the hub's own environment and config files no longer count: up already weighed them
+    config_file = tmp_path / "hunthub_config.py"
+    config_file.write_text("c.HuntHub.port = 9200\n")
+    environ = {hsettings.RESOLVED_VARIABLE: str(resolved), "HUNTHUB_PORT": "9100", "HUNTHUB_CONFIG": str(config_file)}
+    hub = hsettings.load(environ=environ)
+    assert (hub.port, hub.spark_conf, hub.state_dir) == (9300, {"a.b": "1"}, str(state_dir))
+    assert all(getattr(hub, n) == getattr(s, n) for n in HuntHub.class_traits(config=True) if "docker_" not in n)
 
 
 def test_hunthub_config_env_names_a_config_file(monkeypatch, tmp_path, state_dir):

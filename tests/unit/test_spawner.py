@@ -187,7 +187,7 @@ def test_scratch_space_lets_executors_write_and_the_analyst_commit(root_spawner,
 
     other = _as("games", f"ls {scratch}")
     assert other.returncode != 0 and "Permission denied" in other.stderr
-    assert root_spawner.user_env({})["HUNTHUB_SCRATCH"] == scratch.as_uri()
+    assert root_spawner.user_env({})["HUNTHUB_KERNEL_SCRATCH"] == scratch.as_uri()
 
 
 @needs_root
@@ -201,7 +201,7 @@ def test_scratch_space_refuses_a_symlink(root_spawner, tmp_path):
 
 def test_no_scratch_space_without_a_local_warehouse(spawner):
     spawner.prepare_home()
-    assert "HUNTHUB_SCRATCH" not in spawner.user_env({})
+    assert "HUNTHUB_KERNEL_SCRATCH" not in spawner.user_env({})
 
 
 @pytest.mark.parametrize("name", ["..", "."])
