@@ -42,7 +42,19 @@ def apply_paths(c: Config, s: HuntHub) -> None:
 
 
 def apply_proxy(c: Config, s: HuntHub) -> None:
-    c.JupyterHub.bind_url = f"http://{s.ip}:{s.port}/"
+    from hunthub import tls
+
+    try:
+        served = tls.pair(s)
+    except tls.TLSError as e:
+        raise HubConfigError(str(e)) from e
+    c.JupyterHub.bind_url = f"{s.scheme}://{s.ip}:{s.port}/"
+    if served:
+        c.JupyterHub.ssl_cert, c.JupyterHub.ssl_key = (str(p) for p in served)
+    if s.public_url.startswith("https://"):
+        # JupyterHub then builds its links and redirects from it instead of guessing from each request (which
+        # behind a TLS-terminating proxy says http), and marks its cookies Secure
+        c.JupyterHub.public_url = s.public_url
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{s.hub_port}"
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{s.proxy_api_port}"
     c.ConfigurableHTTPProxy.command = [s.proxy_command]

@@ -168,9 +168,15 @@ def _read_manifest(tar: tarfile.TarFile) -> dict:
 
 
 def _running(s: HuntHub) -> list[str]:
+    """What of this state dir's hub still runs: `hunthub up`'s services by their pid files, or (under systemd,
+    which keeps no such files) anything answering on the hub's own API port."""
+    from hunthub.master_probe import tcp_reachable
     from hunthub.processes import live_services
 
-    return live_services(s.run_dir)
+    running = live_services(s.run_dir)
+    if not running and tcp_reachable("127.0.0.1", s.hub_port, timeout=1) is None:
+        running.append(f"something answers on the hub's port {s.hub_port}")
+    return running
 
 
 def restore(s: HuntHub, archive: Path, force: bool = False, say=print) -> Summary:

@@ -198,6 +198,21 @@ def check_state_dir(state_dir: Path) -> Check:
     return Check("State dir", True, f"{state_dir} ({free:.0f} GiB free)")
 
 
+def check_tls(s) -> Check:
+    """What the hub serves HTTPS with, if anything: the pair must load together, and its key stay private."""
+    from hunthub import tls
+
+    try:
+        served = tls.pair(s)
+    except tls.TLSError as e:
+        return Check("HTTPS", False, str(e), "Fix HuntHub.ssl_cert / ssl_key, or leave both empty for plain HTTP.")
+    if served is None:
+        behind = f"; analysts use {s.public_url}" if s.public_url.startswith("https://") else ""
+        return Check("HTTPS", True, f"plain HTTP on {s.ip}:{s.port}{behind}")
+    kind = "self-signed trial certificate" if s.ssl_self_signed and not s.ssl_cert else "certificate"
+    return Check("HTTPS", True, f"{kind} {served[0]}")
+
+
 def check_login(s) -> Check:
     """The configured login: its settings, and for OpenID Connect whether the provider's discovery answers."""
     from hunthub.hub.config import oauth_problems

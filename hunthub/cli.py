@@ -20,6 +20,8 @@ def _flags(args) -> Config:
             flags.HuntHub[name] = value
     if getattr(args, "demo", False):
         flags.HuntHub.demo = True
+    if getattr(args, "self_signed", False):
+        flags.HuntHub.ssl_self_signed = True
     return flags
 
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", parents=[common], help="run the embedded stack until Ctrl-C")
     up.add_argument("--demo", action="store_true", help="DEMO ONLY: accept any user name and password")
+    up.add_argument("--self-signed", action="store_true", help="TRIAL ONLY: serve HTTPS with a self-signed certificate")
     up.add_argument(
         "--spawner",
         choices=["local", "docker"],
@@ -82,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", parents=[common], help="put a `hunthub backup` archive into the state dir")
     restore.add_argument("archive", help="the .tar.gz `hunthub backup` wrote")
     restore.add_argument("--force", action="store_true", help="replace an existing hub database (kept beside)")
+
+    service = argparse.ArgumentParser(add_help=False)
+    service.add_argument("--spawner", choices=["local", "docker"], help="as `hunthub up --spawner`")
+    service.add_argument("--dir", default="/etc/systemd/system", help="where the units go (default %(default)s)")
+    service.add_argument("--env-dir", default="/etc/hunthub", help="where the hub's environment file (0600) goes")
+    service.add_argument("--unit-prefix", default="hunthub", help="units are <prefix>.service, <prefix>.target, ...")
+    install = sub.add_parser(
+        "install-service", parents=[common, service], help="write systemd units for the Spark cluster and the hub"
+    )
+    install.add_argument("--enable", action="store_true", help="also `systemctl enable --now` them (systemd only)")
+    step = sub.add_parser("service-step", parents=[common, service], help="(run by hunthub's systemd units)")
+    step.add_argument("step", choices=["prepare-spark", "prepare-hub", "stop-hub"])
 
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
@@ -123,10 +138,33 @@ def main(argv: list[str] | None = None) -> int:
         from hunthub.ingest.command import run as run_ingest
 
         return run_ingest(s, args)
+    if args.command in ("install-service", "service-step"):
+        return _service_command(s, args)
     if args.command in ("backup", "restore"):
         return _backup_command(s, args)
     parser.error("unknown command")
     return 2
+
+
+def _service_command(s: HuntHub, args) -> int:
+    from hunthub import service_units
+
+    # the units call `hunthub` with the flags given here, so every start resolves the settings as this command
+    # did; the state dir is pinned to the one resolved now (root's default, or the environment's)
+    flags = ["--state-dir", str(s.state)]
+    if args.config:
+        flags += ["--config", str(Path(args.config).absolute())]
+    for name in ("port", "ip", "spark_master", "spawner"):
+        if getattr(args, name, None) is not None:
+            flags += ["--" + name.replace("_", "-"), str(getattr(args, name))]
+    try:
+        inst = service_units.Install(Path(args.dir), Path(args.env_dir), args.unit_prefix, flags)
+    except service_units.ServiceError as e:
+        print(f"hunthub {args.command}: {e}")
+        return 2
+    if args.command == "install-service":
+        return service_units.install_command(s, inst, args.enable)
+    return service_units.step_command(s, inst, args.step)
 
 
 def _backup_command(s: HuntHub, args) -> int:

@@ -158,6 +158,52 @@ class HuntHub(Configurable):
     def _default_port(self):
         return 8000
 
+    ssl_cert = Unicode(
+        "",
+        help="""PEM certificate (chain) the hub's public proxy serves HTTPS with, e.g.
+        /etc/hunthub/tls/hunt.soc.example.crt. With ssl_key; empty: plain HTTP (behind a reverse proxy that
+        terminates TLS, set public_url instead). Env: HUNTHUB_SSL_CERT.""",
+    ).tag(config=True)
+
+    ssl_key = Unicode(
+        "",
+        help="""PEM private key of ssl_cert, readable only by the hub's account (mode 0600 or 0400). Env:
+        HUNTHUB_SSL_KEY.""",
+    ).tag(config=True)
+
+    ssl_self_signed = Bool(
+        False,
+        help="""For a trial only: serve HTTPS with a self-signed certificate hunthub makes once into
+        <state>/hub/tls (for localhost, 127.0.0.1 and `ip`). Browsers warn about it, rightly: use a certificate
+        your CA issued for anything real. Ignored when ssl_cert is set. Env: HUNTHUB_SSL_SELF_SIGNED.""",
+    ).tag(config=True)
+
+    public_url = Unicode(
+        help="""The address analysts' browsers use, e.g. https://hunt.soc.example/: the OAuth callback, the links
+        in the banner and in the admin's pages are made from it, and session cookies are Secure when it is https.
+        Behind a reverse proxy that terminates TLS, set this to the proxy's address (the hub itself then listens
+        on `ip`:`port`, loopback by default). Default: from ip, port and whether the hub serves TLS. Only the
+        root path (/) is supported. Env: HUNTHUB_PUBLIC_URL.""",
+    ).tag(config=True)
+
+    @default("public_url")
+    def _default_public_url(self):
+        host = "localhost" if self.ip in {"127.0.0.1", "0.0.0.0", "", "::"} else self.ip
+        return f"{self.scheme}://{host}:{self.port}/"
+
+    @validate("public_url")
+    def _checked_public_url(self, proposal):
+        url = proposal["value"].strip()
+        match = re.fullmatch(r"(https?)://([^/@\s]+)(/.*)?", url)
+        if not match:
+            raise TraitError(f"HuntHub.public_url {url!r} must be http(s)://host[:port]/")
+        if (match.group(3) or "/") != "/":
+            raise TraitError(
+                f"HuntHub.public_url {url!r}: only the root path is supported; serve hunthub at its own host name "
+                "(e.g. https://hunt.soc.example/), not under a path"
+            )
+        return f"{match.group(1)}://{match.group(2)}/"
+
     proxy_api_port = Integer(help="Loopback port of the proxy's REST API. Env: HUNTHUB_PROXY_API_PORT.").tag(
         config=True
     )
@@ -1024,9 +1070,24 @@ class HuntHub(Configurable):
         return f"http://127.0.0.1:{self.livy_gateway_port}"
 
     @property
-    def public_url(self) -> str:
-        host = "localhost" if self.ip in {"127.0.0.1", "0.0.0.0", ""} else self.ip
-        return f"http://{host}:{self.port}/"
+    def serves_tls(self) -> bool:
+        """Whether the hub's public proxy itself speaks HTTPS (a certificate, or a trial's self-signed one)."""
+        return bool(self.ssl_cert) or self.ssl_self_signed
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.serves_tls else "http"
+
+    @property
+    def local_url(self) -> str:
+        """Where processes on this host reach the hub's public proxy (readiness checks, `hunthub status`)."""
+        host = "127.0.0.1" if self.ip in {"0.0.0.0", "", "::"} else self.ip
+        return f"{self.scheme}://{host}:{self.port}/"
+
+    @property
+    def tls_dir(self) -> Path:
+        """Where a trial's self-signed certificate is kept (ssl_self_signed)."""
+        return self.hub_dir / "tls"
 
 
 def config_files() -> list[Path]:

@@ -5,12 +5,24 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import ssl
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from hunthub import __version__, catalog, checks, cluster, docker_cluster, driver_jvm, kernelspecs, master_probe, paths
+from hunthub import (
+    __version__,
+    catalog,
+    checks,
+    cluster,
+    docker_cluster,
+    driver_jvm,
+    kernelspecs,
+    master_probe,
+    paths,
+    tls,
+)
 from hunthub.data import demo
 from hunthub.processes import Service, StaleRunError, Supervisor
 from hunthub.settings import RESOLVED_VARIABLE, HuntHub, write_resolved
@@ -46,10 +58,13 @@ def required_ports(s: HuntHub) -> dict[str, tuple[str, int]]:
     return ports
 
 
-def preflight(s: HuntHub) -> None:
+def preflight(s: HuntHub, ports: dict[str, tuple[str, int]] | None = None) -> None:
+    """`ports`: the ports to check, if not all of required_ports (a hub service's own Spark units hold theirs)."""
     # Java is needed even with an external cluster: analysts' drivers run in their servers, on this machine
     results = [checks.check_state_dir(s.state), checks.check_java(), checks.check_spark()]
-    results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s)), checks.check_login(s)]
+    results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s) if ports is None else ports)]
+    results.append(checks.check_login(s))
+    results.append(checks.check_tls(s))
     if s.spawner == "docker":
         results.append(checks.check_docker(s))
     failed = [c for c in results if not c.ok]
@@ -58,6 +73,8 @@ def preflight(s: HuntHub) -> None:
             say("  " + c.line())
     if failed:
         raise StartupError(f"{len(failed)} check(s) failed; nothing was started.")
+    for line in tls.warnings(s):
+        say("  " + line)
 
 
 def _secret_file(path: Path, make) -> tuple[str, bool]:
@@ -162,15 +179,23 @@ def hub_service(s: HuntHub, resolved: Path) -> Service:
 
 def hub_ready(s: HuntHub) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{s.port}/hub/api/", timeout=2) as r:  # noqa: S310
+        with urllib.request.urlopen(f"{s.local_url}hub/api/", timeout=2, context=local_tls()) as r:  # noqa: S310
             return r.status == 200
     except OSError:
         return False
 
 
+def local_tls() -> ssl.SSLContext:
+    """For asking our own proxy on this host whether it is up: its certificate names the public host (or is a
+    trial's self-signed one), not the loopback address we dial, and nothing secret is sent."""
+    return ssl._create_unverified_context()  # noqa: S323
+
+
 def banner(s: HuntHub, password: str | None) -> None:
     say()
     say(f"hunthub is up: {s.public_url}")
+    if s.ssl_self_signed and not s.ssl_cert:
+        say(f"  TRIAL CERTIFICATE: self-signed ({s.tls_dir}); browsers will warn. Use your CA's for real data.")
     if s.demo:
         say("  DEMO MODE: any user name logs in with any password. Never use it with real data.")
     elif s.auth == "ldap":

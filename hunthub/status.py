@@ -36,6 +36,7 @@ import dataclasses
 import json
 import os
 import pwd
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -224,7 +225,11 @@ def _get_json(url: str, token: str | None = None, timeout: float = 5.0, headers:
         raise ValueError(f"not an http(s) URL: {url}")
     auth = {"Authorization": f"token {token}"} if token else {}
     req = urllib.request.Request(url, headers={**(headers or {}), **auth})  # noqa: S310 - http(s) only, checked
-    with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+    context = None
+    if url.startswith("https://") and urllib.parse.urlparse(url).hostname in ("127.0.0.1", "localhost", "::1"):
+        # our own proxy on this host: its certificate names the public host (or is a trial's self-signed one)
+        context = ssl._create_unverified_context()  # noqa: S323
+    with urllib.request.urlopen(req, timeout=timeout, context=context) as r:  # noqa: S310
         return json.load(r)
 
 
@@ -542,7 +547,7 @@ def sources_for(s) -> Sources:
     """Where `hunthub status` looks, from hunthub's settings."""
     webui = master_webui(s)
     return Sources(
-        hub_api=f"{s.public_url}hub/api", token=read_token(s.hub_dir), public_url=s.public_url, master_webui=webui,
+        hub_api=f"{s.local_url}hub/api", token=read_token(s.hub_dir), public_url=s.local_url, master_webui=webui,
         account_prefix=s.account_prefix,
     )  # fmt: skip
 

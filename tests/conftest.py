@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from tests.harness import Stack, fresh_state_dir, remove_analyst_accounts, stack_env
+from tests.harness import fresh_state_dir, remove_analyst_accounts, stack_env, started_stack
 
 
 @pytest.fixture(scope="session")
@@ -13,13 +13,7 @@ def stack():
     site = state / "jupyterhub_config.d"
     site.mkdir(parents=True)
     (site / "50-site.py").write_text('c.JupyterHub.tornado_settings = {"headers": {"X-Hunthub-Site": "50-site.py"}}\n')
-    s = Stack(stack_env(state))
-    try:
-        s.wait_up()
-    except AssertionError:
-        s.stop()
-        print(s.dump_logs())
-        raise
+    s = started_stack(stack_env(state))
     yield s
     code = s.stop()
     if code != 0:

@@ -154,6 +154,19 @@ class Stack:
         return "\n".join(parts)
 
 
+def started_stack(env: dict[str, str], args: list[str] | None = None, timeout: float = 300, more_logs=None) -> Stack:
+    """A `hunthub up` that is up; when it does not come up, it is stopped and its logs (and `more_logs()`, an
+    outside service's) are printed."""
+    stack = Stack(env, args)
+    try:
+        stack.wait_up(timeout)
+    except AssertionError:
+        stack.stop()
+        print(stack.dump_logs(), *(["\n--- outside service ---\n", more_logs()] if more_logs else []))
+        raise
+    return stack
+
+
 @contextlib.contextmanager
 def running_stack(env: dict[str, str], args: list[str] | None = None, timeout: float = 300):
     """A `hunthub up` that is up for the block (its logs printed when it does not come up); afterwards stopped,
@@ -183,13 +196,7 @@ def stack_with_config(
     dir removed."""
     path = state.parent / "hunthub_config.py"
     path.write_text("\n".join(config) + "\n")
-    stack = Stack({**env, "HUNTHUB_CONFIG": str(path)})
-    try:
-        stack.wait_up()
-    except AssertionError:
-        stack.stop()
-        print(stack.dump_logs(), f"\n--- {service} ---\n", service_logs())
-        raise
+    stack = started_stack({**env, "HUNTHUB_CONFIG": str(path)}, more_logs=lambda: f"{service}:\n{service_logs()}")
     try:
         yield stack
     finally:

@@ -130,3 +130,26 @@ def execute_request(user: str, code: str) -> tuple[str, str]:
                     "allow_stdin": False, "stop_on_error": True},
     }  # fmt: skip
     return msg_id, json.dumps(message)
+
+
+def form(session: requests.Session, base: str, path: str, data: dict, **kw) -> requests.Response:
+    """Submit one of the hub's own forms (/hub/<path>) as a browser would: its page first, for the _xsrf cookie."""
+    session.get(f"{base}/hub/{path}")
+    return session.post(f"{base}/hub/{path}", data={**data, "_xsrf": session.cookies.get("_xsrf")}, **kw)
+
+
+def logs_in(base: str, user: str, password: str) -> bool:
+    """Whether the hub's login form lets `user` in (an unapproved sign-up gets no login cookie)."""
+    s = requests.Session()
+    form(s, base, "login", {"username": user, "password": password}, allow_redirects=False)
+    return "jupyterhub-hub-login" in s.cookies
+
+
+def sign_up_approved(base: str, admin_password: str, user: str, password: str) -> None:
+    """`user` signs up on the hub's page, and the admin approves them on theirs."""
+    form(requests.Session(), base, "signup",
+         {"username": user, "signup_password": password, "signup_password_confirmation": password})  # fmt: skip
+    admin = requests.Session()
+    form(admin, base, "login", {"username": "admin", "password": admin_password})
+    approved = admin.post(f"{base}/hub/authorize/{user}", data={"_xsrf": admin.cookies.get("_xsrf")})
+    assert approved.ok, approved.text

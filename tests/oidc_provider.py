@@ -157,3 +157,15 @@ class OIDCProvider(BackgroundServer):
 
     def account(self, username: str) -> Account:
         return next(a for a in self.accounts if a.username == username)
+
+
+def hub_config(idp: OIDCProvider, client: Client, secret_file: Path, allowed_groups: list[str]) -> list[str]:
+    """hunthub_config.py lines that make a hub log in through `idp` as `client` (its secret in `secret_file`),
+    letting in members of `allowed_groups`."""
+    return [
+        "c.HuntHub.auth = 'oidc'",
+        f"c.HuntHub.oauth_issuer = {idp.issuer!r}",
+        f"c.HuntHub.oauth_client_id = {client.client_id!r}",
+        f"c.HuntHub.oauth_client_secret_file = {str(secret_file)!r}",
+        f"c.HuntHub.oauth_allowed_groups = {allowed_groups!r}",
+    ]

@@ -29,11 +29,12 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def browser():
+def browser(extra_args: list[str] | None = None):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        args = [*CHROMIUM_ARGS, *(extra_args or [])]
+        b = pw.chromium.launch(executable_path=chromium_path(), headless=True, args=args)
         try:
             yield b
         finally:

@@ -9,25 +9,14 @@ import subprocess
 import tarfile
 
 import pytest
-import requests
 
 from hunthub import backup, catalog
 from tests.harness import HUNTHUB, fresh_state_dir, running_stack, stack_env
+from tests.hub_client import logs_in, sign_up_approved
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "restore-me-please-7"
-
-
-def form(session: requests.Session, base: str, path: str, data: dict, **kw) -> requests.Response:
-    session.get(f"{base}/hub/{path}")
-    return session.post(f"{base}/hub/{path}", data={**data, "_xsrf": session.cookies.get("_xsrf")}, **kw)
-
-
-def logs_in(base: str, user: str, password: str) -> bool:
-    s = requests.Session()
-    form(s, base, "login", {"username": user, "password": password}, allow_redirects=False)
-    return "jupyterhub-hub-login" in s.cookies
 
 
 def hunthub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -36,13 +25,7 @@ def hunthub(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_a_backup_restored_into_a_fresh_state_dir_brings_the_hub_back(stack, tmp_path):
     # on the running hub: an analyst signs up and is approved, and the admin registers evidence of their own
-    s = requests.Session()
-    form(s, stack.url, "signup", {"username": "restorer", "signup_password": PASSWORD,
-                                  "signup_password_confirmation": PASSWORD})  # fmt: skip
-    admin = requests.Session()
-    form(admin, stack.url, "login", {"username": "admin", "password": stack.admin_password})
-    approved = admin.post(f"{stack.url}/hub/authorize/restorer", data={"_xsrf": admin.cookies.get("_xsrf")})
-    assert approved.ok, approved.text
+    sign_up_approved(stack.url, stack.admin_password, "restorer", PASSWORD)
     assert logs_in(stack.url, "restorer", PASSWORD)
     catalog_a = stack.state_dir / "catalog.json"
     catalog.register(catalog_a, catalog.Table("case_4711", "hdfs://nn.soc.example/evidence/case_4711"))

@@ -7,12 +7,9 @@ import html
 import pytest
 import requests
 
+from tests.hub_client import form
+
 pytestmark = pytest.mark.e2e
-
-
-def form(session: requests.Session, base: str, path: str, data: dict) -> requests.Response:
-    session.get(f"{base}/hub/{path}")
-    return session.post(f"{base}/hub/{path}", data={**data, "_xsrf": session.cookies.get("_xsrf")})
 
 
 @pytest.mark.parametrize(

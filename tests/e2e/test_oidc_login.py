@@ -26,7 +26,7 @@ from playwright.sync_api import expect
 from hunthub import identity
 from tests.e2e.browser import browser, screenshot
 from tests.harness import fresh_state_dir, stack_env, stack_with_config, write_secret
-from tests.oidc_provider import Account, Client, OIDCProvider
+from tests.oidc_provider import Account, Client, OIDCProvider, hub_config
 
 pytestmark = pytest.mark.e2e
 
@@ -53,11 +53,7 @@ def oidc_stack():
     with OIDCProvider(accounts=accounts, clients=[client], access_token_ttl=TOKEN_TTL) as idp:
         secret = write_secret(state.parent / "client-secret", client.client_secret)
         config = [
-            "c.HuntHub.auth = 'oidc'",
-            f"c.HuntHub.oauth_issuer = {idp.issuer!r}",
-            f"c.HuntHub.oauth_client_id = {client.client_id!r}",
-            f"c.HuntHub.oauth_client_secret_file = {str(secret)!r}",
-            "c.HuntHub.oauth_allowed_groups = ['soc-analysts']",
+            *hub_config(idp, client, secret, ["soc-analysts"]),
             "c.HuntHub.oauth_admin_groups = ['soc-admins']",
             "c.HuntHub.oauth_refresh_age = 2",
             "c.HuntHub.spark_queues = {'soc-admins': 'soc.leads', 'soc-analysts': 'soc.tier1'}",

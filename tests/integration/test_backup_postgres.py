@@ -6,6 +6,7 @@ from traitlets.config import Config
 
 from hunthub import backup
 from hunthub.settings import HuntHub
+from tests.harness import free_port
 from tests.postgres import postgres_server
 
 pytestmark = pytest.mark.integration
@@ -22,7 +23,10 @@ def test_a_postgres_hub_database_comes_back_and_its_password_is_never_on_a_comma
 
     monkeypatch.setattr(backup.subprocess, "run", run)
     with postgres_server() as url:
-        s = HuntHub(config=Config({"HuntHub": {"state_dir": str(tmp_path / "a"), "db_url": url}}))
+        # a hub port nothing answers on: restore refuses while a hub answers
+        s = HuntHub(
+            config=Config({"HuntHub": {"state_dir": str(tmp_path / "a"), "db_url": url, "hub_port": free_port()}})
+        )
         with psycopg.connect(url) as db:
             db.execute("create table users (name text)")
             db.execute("insert into users values ('ana')")

@@ -206,4 +206,4 @@ def test_status_without_a_hub_says_so(state_dir, capsys, monkeypatch):
     port = free_port()
     assert cli.main(["status", "--state-dir", str(state_dir), "--port", str(port)]) == 1
     err = capsys.readouterr().err
-    assert f"the hub does not answer at http://localhost:{port}/hub/api" in err and "hunthub up" in err
+    assert f"the hub does not answer at http://127.0.0.1:{port}/hub/api" in err and "hunthub up" in err
