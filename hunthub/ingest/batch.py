@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hunthub.ingest import IngestError
+from hunthub.ingest import IngestError, jvm
 from hunthub.ingest import evtx as evtx_format
 from hunthub.ingest.parse import HEAD_LINES, parse_numbered_lines, parse_text, reads_whole
 from hunthub.ingest.readers import FormatError, file_header
@@ -214,9 +214,39 @@ def parse_files(spark, files: list[InputFile], fmt: str, time_field: str | None 
     return sc.union(rdds)
 
 
-def ingest_files(spark, paths: list[str], fmt: str, target: Target, time_field=None, delimiter=",", say=print) -> Stats:
+def jvm_ingest(spark, files: list[InputFile], target: Target, fmt: str, time_field, say, dedup) -> Stats | None:
+    """The ingest done by Spark's JSON reader (hunthub.ingest.jvm), or None when the Python path must do it."""
+    heads = [head(spark.sparkContext, f) if f.uri.startswith("file:") else [] for f in files]
+    reason = jvm.usable(files, heads)
+    if reason is None:
+        try:
+            return jvm.ingest(spark, files, target, fmt, time_field, say, dedup, heads)
+        except jvm.Fallback as e:
+            reason = str(e)
+    say(f"{target.table}: parsing in Python ({reason})")
+    return None
+
+
+def ingest_files(
+    spark,
+    paths: list[str],
+    fmt: str,
+    target: Target,
+    time_field=None,
+    delimiter=",",
+    say=print,
+    dedup=True,
+    jvm_json=False,
+) -> Stats:
+    """`jvm_json`: JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm), with the same results; off, as on
+    two shared cores it measured slower than the Python path (see benchmarks/README.md); `dedup` only for
+    benchmarks/bench_ingest.py."""
     files = input_files(paths)
     say(f"{target.table}: reading {len(files)} file(s) as {fmt} with Spark ({spark.sparkContext.master})")
     with table_lock(target, say), hadoop_readable(files) as readable:
+        if fmt == "jsonl" and jvm_json:
+            stats = jvm_ingest(spark, readable, target, fmt, time_field, say, dedup)
+            if stats is not None:
+                return stats
         parsed = parse_files(spark, readable, fmt, time_field, delimiter)
-        return write_entries(spark, parsed, target, fmt, on_fatal="raise", say=say)
+        return write_entries(spark, parsed, target, fmt, on_fatal="raise", say=say, dedup=dedup)

@@ -383,14 +383,26 @@ def share_directory(uri: str, writers) -> None:
 
 
 def _append(spark, rows_rdd, columns, location: str, existing_ids_at: str | None, dates=None, partitioned=True,
-            writers=(), by_file=None):  # fmt: skip
-    """Append rows whose _record_id is not in the table yet; returns how many were written (and puts how many of
-    each _source_file into `by_file`, when given)."""
+            writers=(), by_file=None, known=None):  # fmt: skip
+    """Append rows (an RDD of tuples, or a DataFrame) whose _record_id is not in the table yet; returns how many
+    were written (and puts how many of each _source_file into `by_file`, when given). `known`: the rows of each
+    _source_file, when the caller has counted them: a new table then needs no count before the write."""
     from pyspark import StorageLevel
+    from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
-    schema = struct([*columns, (PARTITION, "date")] if partitioned else columns)
-    df = spark.createDataFrame(rows_rdd, schema, verifySchema=False)
+    if isinstance(rows_rdd, DataFrame):
+        df = rows_rdd  # rows made in the JVM (hunthub.ingest.jvm), already in the table's columns and types
+    else:
+        schema = struct([*columns, (PARTITION, "date")] if partitioned else columns)
+        df = spark.createDataFrame(rows_rdd, schema, verifySchema=False)
+    if known is not None and not (existing_ids_at and path_exists(spark, existing_ids_at)):
+        # nothing to compare with: every row is written, and how many of each file is known
+        by_file = Counter() if by_file is None else by_file
+        by_file.update(known)
+        if sum(known.values()):
+            _write_rows(df, columns, location, partitioned, writers)
+        return sum(known.values())
     if existing_ids_at and path_exists(spark, existing_ids_at):
         id_schema = "_record_id STRING" + (f", {PARTITION} DATE" if partitioned else "")
         ids = spark.read.schema(id_schema).parquet(existing_ids_at)
@@ -405,31 +417,36 @@ def _append(spark, rows_rdd, columns, location: str, existing_ids_at: str | None
             by_file.update({r[0]: r[1] for r in df.groupBy("_source_file").count().collect()})
             written = sum(by_file.values())
         if written:
-            share_directory(location, writers)
-            writer = df.repartition(PARTITION) if partitioned else df.coalesce(1)
-            writer = writer.select(*[c for c, _ in columns], *([PARTITION] if partitioned else [])).write.mode("append")
-            if partitioned:
-                writer = writer.partitionBy(PARTITION)
-            writer.option("compression", "zstd").parquet(location)
+            _write_rows(df, columns, location, partitioned, writers)
         return written
     finally:
         df.unpersist()
 
 
-def write_entries(spark, parsed, target: Target, fmt: str, on_fatal: str = "raise", say=print) -> Stats:
+def _write_rows(df, columns, location: str, partitioned: bool, writers) -> None:
+    share_directory(location, writers)
+    writer = df.repartition(PARTITION) if partitioned else df.coalesce(1)
+    writer = writer.select(*[c for c, _ in columns], *([PARTITION] if partitioned else [])).write.mode("append")
+    if partitioned:
+        writer = writer.partitionBy(PARTITION)
+    writer.option("compression", "zstd").parquet(location)
+
+
+def write_entries(spark, parsed, target: Target, fmt: str, on_fatal: str = "raise", say=print, dedup=True) -> Stats:
     """Write one input's parsed entries (an RDD). on_fatal='raise' stops before writing anything when a file is
     unreadable (batch: the analyst fixes the command); 'quarantine' keeps the whole file in the quarantine
-    (streaming: a stuck file must not stop the stream forever)."""
+    (streaming: a stuck file must not stop the stream forever). dedup=False skips removing duplicates, only so
+    benchmarks/bench_ingest.py can measure what it costs: no command turns it off."""
     from pyspark import StorageLevel
 
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return _write(spark, parsed, target, fmt, on_fatal, say)
+        return _write(spark, parsed, target, fmt, on_fatal, say, dedup)
     finally:
         parsed.unpersist()
 
 
-def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say) -> Stats:
+def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say, dedup=True) -> Stats:
     survey = parsed.aggregate(Survey(), _survey, _merge_survey)
     counts = survey.counts
     stats = Stats(reasons=survey.reasons)
@@ -453,8 +470,8 @@ def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say) -> Stats
     typed = parsed.filter(lambda e: e[0] == "ok").map(lambda e: _typed(e, columns, time_col, mapping))
     typed = typed.persist()
     try:
-        good = typed.filter(lambda t: t[0] == "ok").map(lambda t: (t[1], (t[2], t[3]))).reduceByKey(_first)
-        good = good.persist()
+        good = typed.filter(lambda t: t[0] == "ok").map(lambda t: (t[1], (t[2], t[3])))
+        good = (good.reduceByKey(_first) if dedup else good).persist()
         kept = good.map(lambda kv: kv[1][0][0]).countByValue()  # per file: the copy of each event that is kept
         typed_ok = typed.filter(lambda t: t[0] == "ok").map(lambda t: t[2][0]).countByValue()
         typed_bad = typed.filter(lambda t: t[0] == "bad").map(lambda t: (t[1][1], _reason_class(t[1][4])))
@@ -471,8 +488,8 @@ def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say) -> Stats
         if unique:
             rows = good.map(lambda kv: kv[1][1])
             written = Counter()
-            stats.written = _append(spark, rows, columns, target.location, target.location, survey.dates,
-                                    writers=target.writers, by_file=written)  # fmt: skip
+            stats.written = _append(spark, rows, columns, target.location, target.location if dedup else None,
+                                    survey.dates, writers=target.writers, by_file=written)  # fmt: skip
             stats.already_present = unique - stats.written
             stats.dates = sorted(survey.dates)
             for source, n in kept.items():

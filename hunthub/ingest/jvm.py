@@ -1,0 +1,546 @@
+"""JSON lines parsed by Spark's own JSON reader (the JVM), not by Python, with the same results (issue 14).
+
+Off by default (batch.ingest_files(..., jvm_json=True) turns it on): on two shared cores it measured no faster than
+the Python path (parse -> write, every event through a Python worker as a dict, about 6,000 events/s), see
+benchmarks/README.md. Here the JVM does the work: spark.read.text (the lines; their numbers from the file blocks),
+Spark's JSON schema inference (case-sensitive, so `Image` and `image` are two keys), from_json, the event time, sha2
+of `_raw` for the record id, and the duplicate check. What stays in Python is what needs Python's exact answer and
+is rare: the reason of a line Spark's parser refuses (json.loads says why), the quarantine ids, and the positions of
+keys in the line where each was first seen (column order).
+
+Every guarantee of the Python path holds, because this path only takes an input it reads exactly as Python would.
+Anything it cannot decide the same way sends the whole input back to the Python path (`Fallback`, with the reason
+in the log line): a time Spark does not parse the way readers.parse_time does (an unusual format, out of range), a
+key Python would name differently (a literal "a.b" beside {"a": {"b": ...}}, two spellings of the time field), an
+object in one event where another has text, a number beyond BIGINT, an array of objects, a value the table's column
+type would need readers' coercion for, or a line Spark refuses that json.loads reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote, urlparse
+
+from hunthub.ingest.parse import parse_one
+from hunthub.ingest.readers import EVENT_TIME, FIELDS, TIME_CANDIDATES, column_name, jsonl_doc
+
+CORRUPT = "_hunthub_corrupt_line"  # Spark's column for lines it cannot parse; not a key of any real log
+LINE_BITS = 40  # a line's position: file number << 40 | line number (a trillion lines a file)
+LOW_US = int(datetime(1990, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000  # readers.parse_time's range, in µs
+HIGH_US = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
+# Times Spark parses exactly as datetime.fromisoformat does (date, T or space, minutes or seconds, up to 6
+# fractional digits, Z or ±hh:mm): anything else (7 digits, /Date()/, US style) is left to Python.
+ISO = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
+NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # what float() reads, without its extras (1_000, inf)
+SIMPLE = {"bigint": "bigint", "double": "double", "boolean": "boolean", "string": "string"}
+# An existing column's type a value of this kind goes into unchanged by records.coerce (Spark's cast agrees)
+SAFE_CASTS = {("bigint", "double"), ("bigint", "string"), ("boolean", "string")}
+DUPLICATES_BROADCAST = 200_000  # duplicate ids joined back by broadcast up to this many
+
+
+class Fallback(Exception):  # noqa: N818 - not an error: the Python path reads this input
+    """This input is read by the Python path; the message says why."""
+
+
+@dataclass(frozen=True)
+class Key:
+    key: str  # the source key as readers.flatten names it: "alert.signature"
+    path: tuple[str, ...]  # its field in the parsed struct
+    kind: str  # its hunthub type (records.kind_of's names)
+
+
+def kind_of_type(dt) -> str:
+    from pyspark.sql import types as T
+
+    simple = {T.LongType: "bigint", T.DoubleType: "double", T.BooleanType: "boolean", T.StringType: "string"}
+    for cls, kind in simple.items():
+        if isinstance(dt, cls):
+            return kind
+    if isinstance(dt, T.ArrayType) and type(dt.elementType) in simple:
+        return f"array<{simple[type(dt.elementType)]}>"
+    raise Fallback(f"values of type {dt.simpleString()} (Python keeps them differently)")
+
+
+def schema_keys(schema, prefix: tuple[str, ...] = ()) -> list[Key]:
+    """The source keys of an inferred schema, named as readers.flatten names them."""
+    from pyspark.sql import types as T
+
+    keys = []
+    for f in schema.fields:
+        if not prefix and f.name == CORRUPT:
+            continue
+        path = (*prefix, f.name)
+        if isinstance(f.dataType, T.StructType):
+            if not f.dataType.fields:
+                raise Fallback(f"empty object {'.'.join(path)!r}")
+            keys += schema_keys(f.dataType, path)
+        else:
+            keys.append(Key(".".join(path), path, kind_of_type(f.dataType)))
+    if not prefix:
+        names = Counter(k.key for k in keys)
+        if clash := sorted(n for n, c in names.items() if c > 1):
+            raise Fallback(f"keys spelled alike {clash[:3]}")
+    return keys
+
+
+def time_keys(keys: list[Key], time_field: str | None) -> tuple[list[Key], list[list[Key]]]:
+    """The keys readers.time_key may pick, in its order, and the groups of keys that are one candidate
+    (`@timestamp` and `timestamp`): where two of a group have a value in one event, Python picks the one the event
+    has first, an order Spark does not keep, so those events are left to Python."""
+    by_key = {k.key: k for k in keys}
+    order, groups = [], []
+    if time_field and time_field in by_key:
+        order.append(by_key[time_field])
+    candidates = (column_name(time_field),) if time_field else TIME_CANDIDATES
+    for c in candidates:
+        matching = [k for k in keys if column_name(k.key) == c and k.key != time_field]
+        if len(matching) > 1:
+            groups.append(matching)
+        order += matching
+    for k in order:
+        if k.kind not in ("bigint", "double", "string"):
+            raise Fallback(f"time field {k.key!r} holds {k.kind}")
+    return order, groups
+
+
+def _field(parsed, key: Key):
+    col = parsed
+    for part in key.path:
+        col = col.getField(part)
+    return col
+
+
+def _epoch(x):
+    """(timestamp, ok) of epoch seconds/ms/µs as readers._from_epoch reads them; not ok: Python decides."""
+    from pyspark.sql import functions as F
+
+    ax = F.abs(x)
+    scale = F.when(ax < 1e11, F.lit(1.0)).when(ax < 1e14, F.lit(1e3)).otherwise(F.lit(1e6))
+    micros = x / scale * F.lit(1e6)
+    ok = ~F.isnan(x) & (micros >= F.lit(float(LOW_US))) & (micros < F.lit(float(HIGH_US - 1)))
+    return F.timestamp_micros(F.bround(F.when(ok, micros), 0).cast("bigint")), ok
+
+
+def _event_time(value, kind: str):
+    """(timestamp, ok) of one time key's value, the same instant readers.parse_time gives, or not ok."""
+    from pyspark.sql import functions as F
+
+    if kind != "string":
+        return _epoch(value.cast("double"))
+    numeric, numeric_ok = _epoch(value.try_cast("double"))  # try_: ANSI mode fails a job on a bad cast
+    # try_cast: with ANSI on (Spark 4's default) a plain cast of an impossible date (02-30) would fail the job
+    parsed = F.when(value.rlike(ISO), value).try_cast("timestamp")
+    micros = F.unix_micros(parsed)
+    in_range = F.coalesce((micros >= F.lit(LOW_US)) & (micros < F.lit(HIGH_US)), F.lit(False))
+    is_number = value.rlike(NUMBER)
+    return F.when(is_number, numeric).otherwise(F.when(in_range, parsed)), F.when(is_number, numeric_ok).otherwise(
+        in_range
+    )
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+
+def _local_path(file_path: str) -> str:
+    return unquote(urlparse(file_path).path)
+
+
+def numbered_lines(spark, files):
+    """(source, line, raw, utf8) of every line of the files, numbered from 1 per file as textFile().zipWithIndex()
+    numbers them. Spark's text reader splits a big file into blocks read by different tasks, so a line's number is
+    the lines of the file's earlier blocks (counted once, here) plus its place in its block."""
+    from pyspark.sql import functions as F
+
+    sources = {_local_path(f.uri): f.source for f in files}
+    text = spark.read.text([f.uri for f in files]).select(
+        F.col("value").alias("raw"),
+        F.col("_metadata.file_path").alias("file"),
+        F.col("_metadata.file_block_start").alias("block"),
+        F.monotonically_increasing_id().alias("row"),
+    )
+    blocks = text.groupBy("file", "block").agg(F.count("*").alias("n"), F.min("row").alias("first")).collect()
+    names = sorted(set(sources.values()))
+    bases, before = [], Counter()
+    for b in sorted(blocks, key=lambda b: (b.file, b.block)):
+        source = sources.get(_local_path(b.file))
+        if source is None:
+            raise Fallback(f"Spark read a file not asked for: {b.file}")
+        bases.append((b.file, b.block, source, before[b.file] - b.first + 1, names.index(source) << LINE_BITS))
+        before[b.file] += b.n
+    base = spark.createDataFrame(bases, "file string, block bigint, source string, base bigint, fileno bigint")
+    line = F.col("row") + F.col("base")
+    # (file, line) as one number in file-name order: min() of a number needs no sort, min() of a struct does
+    lines = text.join(F.broadcast(base), ["file", "block"]).select(
+        "source", line.alias("line"), (F.col("fileno") + line).alias("pos"), "raw"
+    )
+    # the Python path: rstrip("\r") (Hadoop's reader already split at \r\n) and a byte-order mark off line 1;
+    # the regexes only where they can apply, as they cost more per line than parsing it
+    raw = F.col("raw")
+    raw = F.when((F.col("line") == 1) & raw.startswith("\ufeff"), F.regexp_replace(raw, "^\ufeff", "")).otherwise(raw)
+    raw = F.when(raw.endswith("\r"), F.regexp_replace(raw, "\r+$", "")).otherwise(raw)
+    lines = lines.select("source", "line", "pos", raw.alias("raw"), F.expr("is_valid_utf8(raw)").alias("utf8"))
+    return lines, names
+
+
+def infer_schema(spark, lines):
+    """Spark's schema of the JSON lines: case-sensitive keys, keys null everywhere left out (they fill nothing in
+    the Python path either), single quotes refused as json.loads refuses them."""
+    from pyspark.sql.types import StructType
+
+    reader = spark._jsparkSession.read()
+    for k, v in JSON_OPTIONS.items():
+        reader = reader.option(k, v)
+    reader = reader.option("dropFieldIfAllNull", "true")
+    if isinstance(lines, list):  # file URIs
+        schema = reader.json(spark._jvm.PythonUtils.toSeq(lines)).schema()
+    else:
+        schema = reader.json(
+            getattr(lines.select("raw")._jdf, "as")(spark._jvm.org.apache.spark.sql.Encoders.STRING())
+        ).schema()
+    return StructType.fromJson(json.loads(schema.json()))
+
+
+JSON_OPTIONS = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT, "allowSingleQuotes": "false"}
+
+
+def _nonempty(value, kind: str):
+    return value.isNotNull() & (value != "") if kind == "string" else value.isNotNull()
+
+
+def _no_time_reason(time_field: str | None) -> str:
+    return f"no timestamp (looked for {time_field or ', '.join(TIME_CANDIDATES)})"  # readers.timed's words
+
+
+def parsed_lines(spark, files, time_field: str | None, bom: bool = True):
+    """(frame, keys): a row per record line with its status - ok, no_time (quarantined: no time field), python
+    (Spark's parser refused it: json.loads says why), fallback (a time Python may read differently) - its event
+    time, and the value of each key in column k<i> (null where the key was the event's time: the Python path
+    moves it out of the fields)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    blank = F.when(F.col("raw").startswith("{"), F.lit(False)).otherwise(F.col("raw").rlike(r"(?U)^\s*$"))
+    lines, names = numbered_lines(spark, files)
+    lines = lines.where(~F.col("utf8") | ~blank)
+    # Spark infers from the files as spark.read.json would (the fastest way), unless a file starts with a
+    # byte-order mark, which its JSON reader would take for a broken line, and miss that line's keys
+    schema = infer_schema(spark, lines.where("utf8") if bom else [f.uri for f in files])
+    keys = schema_keys(schema)
+    tkeys, groups = time_keys(keys, time_field)
+    full = StructType([f for f in schema.fields if f.name != CORRUPT] + [StructField(CORRUPT, StringType())])
+    p = F.from_json("raw", full, JSON_OPTIONS)
+    framed = lines.select("source", "line", "pos", "raw", "utf8", p.alias("p"))
+    p = F.col("p")
+    # exactly one JSON object and nothing after it: from_json alone ignores what follows the first value
+    whole = F.expr("json_array_length('[' || raw || ',0]')") == 2
+    is_json = (
+        F.col("utf8") & p.getField(CORRUPT).isNull() & F.ltrim("raw").startswith("{") & F.coalesce(whole, F.lit(False))
+    )
+    chosen = F.lit(None).cast("string")
+    if tkeys:
+        chosen = F.coalesce(*[F.when(_nonempty(_field(p, k), k.kind), F.lit(k.key)) for k in tkeys])
+    when = ok = F.lit(None)
+    for k in tkeys:
+        ts, ts_ok = _event_time(_field(p, k), k.kind)
+        when = F.when(chosen == k.key, ts) if k is tkeys[0] else when.when(chosen == k.key, ts)
+        ok = F.when(chosen == k.key, ts_ok) if k is tkeys[0] else ok.when(chosen == k.key, ts_ok)
+    ambiguous = F.lit(False)
+    for group in groups:
+        n = sum(F.when(_nonempty(_field(p, k), k.kind), 1).otherwise(0) for k in group)
+        ambiguous = ambiguous | (n > 1)
+    status = (
+        F.when(~is_json, "python")
+        .when(ambiguous, "fallback")
+        .when(chosen.isNull(), "no_time")
+        .when(~F.coalesce(ok, F.lit(False)), "fallback")
+        .otherwise("ok")
+    )
+    tnames = {k.key for k in tkeys}
+    values = []
+    for i, k in enumerate(keys):
+        v = _field(p, k)
+        if k.key in tnames:
+            v = F.when(chosen == k.key, F.lit(None)).otherwise(v)
+        values.append(v.alias(f"k{i}"))
+    frame = framed.select(
+        "source", "line", "pos", "raw", "utf8", status.alias("status"), when.cast("timestamp").alias(EVENT_TIME),
+        chosen.alias("chosen"), *values,
+    )  # fmt: skip
+    return frame, keys, lines, names
+
+
+def _python_entry(row, time_field):
+    """The Python path's entry for a line Spark refused: its own reason, or "ok" (then this input is Python's)."""
+    if not row.utf8:
+        return ("bad", row.source, row.line, row.raw, "not UTF-8 text (re-export as UTF-8)")
+    return parse_one("jsonl", None, row.source, row.line, row.raw, time_field)
+
+
+def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: list[str]):
+    """write.Survey of the input as the Python path would build it, plus the RDD of its bad entries. One pass over
+    the input (a group per file and status), and one of Python over the lines Spark's parser refused, if any."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from hunthub.ingest.write import Survey, _reason_class
+
+    where = F.col("pos")
+    aggs = [
+        F.count("*").alias("count"), F.min(where).alias("first"), F.collect_set("chosen").alias("chosen"),
+        F.collect_set(F.to_date(EVENT_TIME)).alias("dates"),
+    ]  # fmt: skip
+    for i, k in enumerate(keys):
+        v = F.col(f"k{i}")
+        aggs += [F.count(v).alias(f"n{i}"), F.min(F.when(v.isNotNull(), where)).alias(f"f{i}")]
+        if k.kind == "string":
+            # an object or array where other events have text: Spark gives its JSON text, Python its keys
+            aggs.append(F.count_if(v.startswith("{") | v.startswith("[")).alias(f"o{i}"))
+    groups = frame.groupBy("source", "status").agg(*aggs).collect()
+    if any(r.status == "fallback" for r in groups):
+        raise Fallback("event times Spark does not read the way Python does (format or range)")
+    ok = [r for r in groups if r.status == "ok"]
+    if any(r[f"o{i}"] for r in ok for i, k in enumerate(keys) if k.kind == "string"):
+        raise Fallback("a key holds an object or array in some events and text in others")
+    python, checked = spark.sparkContext.emptyRDD(), {}
+    if any(r.status == "python" for r in groups):
+        raw = F.when(F.col("utf8"), F.col("raw")).otherwise(F.expr("make_valid_utf8(raw)"))
+        refused = frame.where(F.col("status") == "python").select("source", "line", raw.alias("raw"), "utf8")
+        python = refused.rdd.map(lambda r: _python_entry(r, time_field)).persist(StorageLevel.MEMORY_AND_DISK)
+        checked = python.map(lambda e: (e[0], e[1], _reason_class(e[4]) if e[0] != "ok" else "")).countByValue()
+    if any(status == "ok" for status, _, _ in checked):
+        python.unpersist()
+        raise Fallback("lines Spark's JSON reader refuses and json.loads reads")
+    reason = _no_time_reason(time_field)
+    no_time = frame.where(F.col("status") == "no_time").select("source", "line", "raw").rdd.map(
+        lambda r: ("bad", r.source, r.line, r.raw, reason)
+    )  # fmt: skip
+    bad = python.union(no_time)
+
+    s = Survey(raw=False)
+    for r in groups:
+        s.counts["ok" if r.status == "ok" else "bad"] += r["count"]
+        per_file = s.files.setdefault(r.source, Counter())
+        per_file["records"] += r["count"]
+        if r.status != "ok":
+            per_file["quarantined"] += r["count"]
+    for (_, _, reason_class), n in checked.items():
+        s.reasons[reason_class] += n
+    n_no_time = sum(r["count"] for r in groups if r.status == "no_time")
+    if n_no_time:
+        s.reasons[_reason_class(reason)] += n_no_time
+    if not ok:
+        return s, bad, python
+    s.raw = True
+    s.dates = {d.isoformat() for r in ok for d in r.dates}
+    s.origins = {EVENT_TIME: {c for r in ok for c in r.chosen}}
+    mask = (1 << LINE_BITS) - 1
+    first = min(r.first for r in ok)
+    first = (names[first >> LINE_BITS], first & mask)
+    firsts_of = {}
+    for i in range(len(keys)):
+        seen = [r[f"f{i}"] for r in ok if r[f"n{i}"]]
+        if seen:
+            firsts_of[i] = ((names[min(seen) >> LINE_BITS], min(seen) & mask), sum(r[f"n{i}"] for r in ok))
+    positions = first_positions(spark, lines, {first} | {f for f, _ in firsts_of.values()}, time_field)
+    s.columns = {EVENT_TIME: ("timestamp", (*first, 0))}
+    for i, (seen, n) in firsts_of.items():
+        # keys never seen outside the event time or quarantined lines are left out (no column), as in Python
+        k = keys[i]
+        position = positions.get(seen, {}).get(k.key)
+        if position is None:
+            raise Fallback(f"key {k.key!r} is not where Spark saw it first")
+        s.keys[k.key] = (k.kind, (*seen, position), n)
+    return s, bad, python
+
+
+def first_positions(spark, lines, firsts: set, time_field: str | None) -> dict:
+    """{(source, line): {key: position}} for the lines where keys were first seen, as write._survey numbers them
+    (event_time 0, then the fields in the order the line has them): new columns come in that order."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    match = reduce(lambda a, b: a | b, [(F.col("source") == s) & (F.col("line") == n) for s, n in firsts])
+    out = {}
+    for r in lines.where(match).select("source", "line", "raw").collect():
+        fields = jsonl_doc(json.loads(r.raw), time_field)[FIELDS]
+        out[(r.source, r.line)] = {key: i for i, key in enumerate(fields, 1)}
+    return out
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+
+def _value(keys_here: list[int], kinds: list[str], spark_type: str):
+    """A column's value from the keys mapped to it, as records.coerce would make it, or Fallback."""
+    from pyspark.sql import functions as F
+
+    if not keys_here:
+        return F.lit(None).cast(spark_type)
+    if len(keys_here) > 1:
+        raise Fallback("two keys of this input go to one column (Python keeps the one later in each event)")
+    i = keys_here[0]
+    kind = kinds[i]
+    if kind == spark_type:
+        return F.col(f"k{i}")
+    if (kind, spark_type) in SAFE_CASTS:
+        return F.col(f"k{i}").cast(spark_type)
+    raise Fallback(f"{kind} values for a {spark_type} column (records.coerce decides each)")
+
+
+def typed_rows(frame, keys: list[Key], columns, time_col: str, mapping: dict):
+    """The table's rows of the good records, in the order of its columns, plus the partition date."""
+    from pyspark.sql import functions as F
+
+    from hunthub.ingest.readers import PARTITION, RAW
+
+    index = {k.key: i for i, k in enumerate(keys)}
+    by_column: dict[str, list[int]] = {}
+    for key, column in mapping.items():
+        by_column.setdefault(column, []).append(index[key])
+    kinds = [k.kind for k in keys]
+    out = []
+    for name, spark_type in columns:
+        if name == "_record_id":
+            # readers' id of an event without a key of its own: sha256 of the raw line, 32 hex digits
+            col = F.substring(F.sha2("raw", 256), 1, 32)
+        elif name == "_source_file":
+            col = F.col("source")
+        elif name == "_source_line":
+            col = F.col("line")
+        elif name == RAW:
+            col = F.col("raw")
+        elif name == time_col:
+            if spark_type != "timestamp":
+                raise Fallback(f"the table's {time_col} is {spark_type}")
+            col = F.col(EVENT_TIME)
+        else:
+            col = _value(by_column.get(name, []), kinds, spark_type)
+        out.append(col.alias(name))
+    out += [F.to_date(EVENT_TIME).alias(PARTITION), F.col("pos")]
+    return frame.where(F.col("status") == "ok").select(*out)
+
+
+def first_copies(rows, lines):
+    """(rows without later copies of an event, duplicates found, what to unpersist): the copy kept is the first by
+    (file, line), as write._first keeps it. The id is a hash of the line, so copies are found in the text alone
+    (identical lines parse alike): a pass over the lines and a shuffle of their ids, and of the rows only when
+    there are copies."""
+    from pyspark.sql import functions as F
+
+    ids = lines.select(F.substring(F.sha2("raw", 256), 1, 32).alias("_record_id"), "pos")
+    dups = ids.groupBy("_record_id").agg(F.count("*").alias("_n"), F.min("pos").alias("_first")).where("_n > 1")
+    dups = dups.select("_record_id", "_first").persist()
+    n = dups.count()
+    if not n:
+        dups.unpersist()
+        return rows, 0, None
+    joined = rows.join(F.broadcast(dups) if n <= DUPLICATES_BROADCAST else dups, "_record_id", "left")
+    kept = joined.where(F.col("_first").isNull() | (F.col("_first") == F.col("pos"))).select(*rows.columns)
+    return kept, n, dups
+
+
+def usable(files, heads) -> str | None:
+    """Why these files are not for this path (None: they are): it reads local JSON lines files."""
+    from hunthub.ingest.parse import reads_whole
+
+    for f, head in zip(files, heads, strict=True):
+        if not f.uri.startswith("file:"):
+            return f"{f.source} is not a local file"
+        if reads_whole("jsonl", head):
+            return f"{f.source} is a JSON array"
+    return None
+
+
+def ingest(spark, files, target, fmt: str, time_field=None, say=print, dedup: bool = True, heads=None):
+    """write.write_entries' work for JSON lines files, in the JVM; Fallback when the Python path must read them."""
+    conf = spark.conf
+    # case-sensitive: `Image` and `image` are two keys, as for json.loads; times without a zone are UTC
+    wanted = {"spark.sql.caseSensitive": "true", "spark.sql.session.timeZone": "UTC"}
+    saved = {k: conf.get(k, None) for k in wanted}
+    for k, v in wanted.items():
+        conf.set(k, v)
+    try:
+        return _ingest(spark, files, target, fmt, time_field, say, dedup, heads)
+    finally:
+        for k, v in saved.items():
+            conf.unset(k) if v is None else conf.set(k, v)
+
+
+def _ingest(spark, files, target, fmt, time_field, say, dedup, heads):
+
+    bom = heads is None or any(h and h[0].startswith("\ufeff") for h in heads)
+    frame, keys, lines, names = parsed_lines(spark, files, time_field, bom)
+    # not persisted: caching the parsed columns of every line costs (on 2 cores) three times more than parsing
+    # them again in the few jobs that read them
+    python = None
+    try:
+        s, bad, python = survey(spark, frame, keys, time_field, lines, names)
+        return _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines)
+    finally:
+        if python is not None:
+            python.unpersist()
+
+
+def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
+    from hunthub.ingest.write import (
+        Stats,
+        _append,
+        _quarantine,
+        _register,
+        choose_time_column,
+        existing_columns,
+        key_columns,
+        merged_kinds,
+        table_columns,
+        updated_sources,
+    )
+
+    stats = Stats(reasons=s.reasons)
+    stats.records = s.counts["ok"] + s.counts["bad"]
+    stats.quarantined = s.counts["bad"]
+    stats.files = {src: Counter(records=c["records"], quarantined=c["quarantined"]) for src, c in s.files.items()}
+    existing = existing_columns(spark, target)
+    entry = target.entry()
+    sources = dict(entry.sources) if entry else {}
+    time_col = choose_time_column(existing, fmt)
+    mapping = key_columns(s, sources, existing, time_col) if s.raw else {}
+    columns, new = table_columns(existing, merged_kinds(s, mapping), time_col, raw=s.raw)
+    rows = typed_rows(frame, keys, columns, time_col, mapping) if s.counts["ok"] else None  # Fallback: before writing
+    say(f"{target.table}: parsed {s.counts['ok']:,} records, {s.counts['bad']:,} unusable (Spark's JSON reader); "
+        "writing ...")  # fmt: skip
+    stats.new_columns = new if existing else []
+    if s.raw:
+        sources = updated_sources(sources, s, mapping, columns)
+    if rows is not None:
+        ok_by_file = {src: c["records"] - c["quarantined"] for src, c in s.files.items()}
+        kept, duplicates, dups = first_copies(rows, lines) if dedup else (rows, 0, None)
+        try:
+            if duplicates:
+                kept_by_file = Counter({r[0]: r[1] for r in kept.groupBy("_source_file").count().collect()})
+            else:
+                kept_by_file = Counter(ok_by_file)
+            for src, n in ok_by_file.items():
+                stats.files[src]["duplicates"] += n - kept_by_file.get(src, 0)
+            unique = sum(kept_by_file.values())
+            stats.duplicates = s.counts["ok"] - unique
+            if unique:
+                written = Counter()
+                ids_at = target.location if dedup else None
+                stats.written = _append(spark, kept, columns, target.location, ids_at, s.dates,
+                                        writers=target.writers, by_file=written, known=kept_by_file)  # fmt: skip
+                stats.already_present = unique - stats.written
+                stats.dates = sorted(s.dates)
+                for src, n in kept_by_file.items():
+                    stats.files[src]["written"] += written.get(src, 0)
+                    stats.files[src]["already_present"] += n - written.get(src, 0)
+        finally:
+            if dups is not None:
+                dups.unpersist()
+    if stats.quarantined:
+        stats.quarantine_written = _quarantine(spark, bad, target, fmt)
+    _register(target, fmt, columns, stats, sources)
+    return stats

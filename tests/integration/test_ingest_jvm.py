@@ -1,0 +1,138 @@
+"""JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm) give exactly what the Python path gives.
+
+Each case ingests the same files twice, into two tables: once through `batch.ingest_files` (which takes the JVM path
+for JSON lines) and once through the Python path (parse_files + write_entries, what ingest_files did before). The
+tables' rows, the catalog entries (schema, `sources`), the quarantine and every count of the summary must be equal;
+and the JVM path must have been taken where it should (or left where it must not be).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hunthub import catalog
+from hunthub.ingest import batch, write
+
+pytestmark = pytest.mark.integration
+
+T = "2026-11-02T08:{:02d}:{:02d}Z"
+MIXED = [  # Suricata-like nesting, keys differing in case or only by '@', arrays, numbers that widen, nulls
+    {"@timestamp": T.format(0, 1), "Image": "C:\\a.exe", "image": "a", "Version": "1", "@version": "1",
+     "alert": {"signature": "ET X", "severity": 2}, "ports": [80, 443], "tags": ["a", "b"], "bytes": 10,
+     "ratio": 1, "ok": True, "gone": None},
+    {"@timestamp": T.format(0, 2), "image": "b", "alert": {"signature": "ET Y", "severity": 3}, "ports": [],
+     "bytes": 11, "ratio": 0.5, "ok": False, "gone": None, "date": "local date field"},
+    {"timestamp": 1793606400123, "Image": "C:\\b.exe", "flow": {"state": "closed", "pkts": 4}, "bytes": 12},
+    {"ts": "1793606401.5", "user": "alice"},
+    {"ts": "2026-11-03 10:00:00", "user": "bob", "tags": ["c"]},
+    {"ts": "2026-11-03T10:00:00.123456+01:00", "user": "carol"},
+    {"ts": "2026-11-03", "user": "dave", "n": 7},
+]  # fmt: skip
+BAD = [
+    '{"@timestamp": "2026-11-02T09:00:00Z", "cut": "off',  # torn write
+    '{"user": "no time at all"}',
+    '[1, 2]',  # not an object
+    '{"@timestamp": "2026-11-02T09:00:01Z"} trailing',  # Spark's from_json would take it; json.loads does not
+    '{"@timestamp": "2026-11-02T09:00:02Z"}{"a": 1}',  # two events on one line
+    "{'single': 'quotes'}",
+]  # fmt: skip
+
+
+def _lines(*events) -> list[str]:
+    return [e if isinstance(e, str) else json.dumps(e) for e in events]
+
+
+def _write(path: Path, lines: list[str], newline="\n", bom=False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("\ufeff" if bom else "").encode() + newline.join(lines).encode() + newline.encode())
+    path.chmod(0o644)
+    return path
+
+
+def _python_path(spark, paths, target, time_field=None):
+    files = batch.input_files(paths)
+    with batch.hadoop_readable(files) as readable:
+        parsed = batch.parse_files(spark, readable, "jsonl", time_field)
+        return write.write_entries(spark, parsed, target, "jsonl", say=lambda _: None)
+
+
+def _table(spark, target, quarantine=False) -> list[tuple]:
+    location = target.quarantine_location if quarantine else target.location
+    df = spark.read.option("mergeSchema", "true").parquet(location)  # every file: columns only grow
+    if quarantine:
+        df = df.drop("quarantined_at", "format")
+    order = ["source_file", "line"] if quarantine else ["_source_file", "_source_line"]
+    return [repr(tuple(r)) for r in df.orderBy(*order).collect()]  # repr: NaN equals NaN
+
+
+def _summary(stats) -> dict:
+    keep = ("records", "quarantined", "quarantine_written", "duplicates", "already_present", "written")
+    return {**{k: getattr(stats, k) for k in keep}, "reasons": dict(stats.reasons), "files": stats.files,
+            "dates": stats.dates, "new_columns": stats.new_columns}  # fmt: skip
+
+
+def same_as_python(spark, target, name: str, runs: list[list[str]], time_field=None, jvm_taken=True):
+    """Ingest each run's paths into `<name>_jvm` by ingest_files and into `<name>_py` by the Python path; assert
+    that every summary, both tables, both quarantines and both catalog entries are equal."""
+    j, p = target(f"{name}_jvm"), target(f"{name}_py")
+    for paths in runs:
+        said = []
+        got = batch.ingest_files(spark, paths, "jsonl", j, time_field, say=said.append, jvm_json=True)
+        want = _python_path(spark, paths, p, time_field)
+        took_python = any("parsing in Python" in line for line in said)
+        assert took_python != jvm_taken, said
+        assert _summary(got) == _summary(want)
+        assert got.unaccounted() == 0
+    cat = catalog.load(j.catalog_path)
+    assert cat[j.table].schema == cat[p.table].schema
+    assert cat[j.table].sources == cat[p.table].sources
+    assert _table(spark, j) == _table(spark, p), (_table(spark, j), _table(spark, p))
+    if want.quarantined:
+        assert _table(spark, j, quarantine=True) == _table(spark, p, quarantine=True)
+    return got
+
+
+def test_json_lines_as_the_python_path_reads_them(spark, raw, target):
+    first = _write(raw / "jvm" / "a.jsonl", _lines(*MIXED[:4], *BAD, "", "   ", MIXED[0]), newline="\r\n", bom=True)
+    second = _write(raw / "jvm" / "b.jsonl", _lines(*MIXED[3:], MIXED[1]))
+    got = same_as_python(spark, target, "jvm_mixed", [[str(first)], [str(first), str(second)]])
+    assert (got.already_present, got.duplicates, got.written) == (4, 3, 3), _summary(got)
+
+
+def test_line_numbers_across_file_blocks(spark, raw, target):
+    """A file Spark splits into blocks read by different tasks: lines still numbered as in the file."""
+    events = [{"@timestamp": T.format(i // 60 % 60, i % 60), "n": i, "pad": "x" * (i % 50)} for i in range(30_000)]
+    lines = _lines(*events)
+    for i in range(0, len(lines), 997):
+        lines[i] = lines[i][:20]  # broken lines spread over the blocks: their numbers must be right
+    path = _write(raw / "jvm" / "big.jsonl", lines)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", str(256 * 1024))
+    try:
+        same_as_python(spark, target, "jvm_blocks", [[str(path)]])
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+
+
+@pytest.mark.parametrize(
+    "case, line",
+    [
+        ("nan", '{"@timestamp": "2026-11-02T09:00:00Z", "x": NaN}'),  # json.loads reads NaN, Spark refuses
+        ("windows_time", '{"@timestamp": "2026-11-02T09:00:00.1234567Z"}'),  # 7 digits: Python's parse
+        ("object_or_text", '{"@timestamp": "2026-11-02T09:00:00Z", "alert": "text"}'),
+        ("dotted_clash", '{"@timestamp": "2026-11-02T09:00:00Z", "alert.signature": "literal"}'),
+        ("out_of_range", '{"@timestamp": "1980-01-01T00:00:00Z"}'),
+        ("two_time_keys", '{"@timestamp": "2026-11-02T09:00:00Z", "timestamp": "2026-11-02T09:00:01Z"}'),
+    ],
+)
+def test_what_spark_may_read_differently_goes_to_the_python_path(spark, raw, target, case, line):
+    path = _write(raw / "jvm" / f"{case}.jsonl", [*_lines(*MIXED[:2]), line])
+    same_as_python(spark, target, f"jvm_{case}", [[str(path)]], jvm_taken=False)
+
+
+def test_time_field_and_a_table_with_older_columns(spark, raw, target):
+    one = _write(raw / "jvm" / "t1.jsonl", _lines({"seen": "2026-11-05T01:00:00Z", "n": 1, "s": "a"}))
+    two = _write(raw / "jvm" / "t2.jsonl", _lines({"seen": "2026-11-05T02:00:00Z", "n": 2, "s": "b", "m": 1.5}))
+    same_as_python(spark, target, "jvm_seen", [[str(one)], [str(two)]], time_field="seen")
