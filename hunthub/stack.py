@@ -18,13 +18,14 @@ from hunthub import (
     cluster,
     docker_cluster,
     driver_jvm,
+    hub_db,
     kernelspecs,
     master_probe,
     paths,
     tls,
 )
 from hunthub.data import demo
-from hunthub.processes import Service, StaleRunError, Supervisor
+from hunthub.processes import Service, StaleRunError, Supervisor, service_env
 from hunthub.settings import RESOLVED_VARIABLE, HuntHub, write_resolved
 
 # a crashed service is restarted at most this many times within RESTART_WINDOW seconds
@@ -177,6 +178,14 @@ def hub_service(s: HuntHub, resolved: Path) -> Service:
     )
 
 
+def upgrade_hub_database(s: HuntHub, hub: Service) -> None:
+    """`jupyterhub upgrade-db` (after a backup) when an older JupyterHub made the hub database: run as the hub
+    would run, with its config file and environment, so it upgrades the database the hub then opens."""
+    from hunthub.hub.config import database_url
+
+    hub_db.ensure_current(s, database_url(s), hub.argv, service_env(hub), say)
+
+
 def hub_ready(s: HuntHub) -> bool:
     try:
         with urllib.request.urlopen(f"{s.local_url}hub/api/", timeout=2, context=local_tls()) as r:  # noqa: S310
@@ -239,6 +248,9 @@ def up(s: HuntHub) -> int:
         assert sup is not None  # preflight fails first when the state dir is unusable
         prepare_state(s)
         kernelspecs.install()  # the kernel specs and server config always match this checkout's code
+        hub = hub_service(s, write_resolved(s))
+        # before anything starts: a database an older JupyterHub made is backed up and upgraded, or nothing runs
+        upgrade_hub_database(s, hub)
         # drivers' class archive, once per host: dumped while the cluster and the demo data start
         class_dump = driver_jvm.start_dump() if s.spawner != "docker" else None
         password, created = (None, False)
@@ -256,11 +268,17 @@ def up(s: HuntHub) -> int:
             say("      class-data-sharing archive for drivers (once per host) ...")
         driver_jvm.finish_dump(class_dump, say)
         say(f"[4/4] JupyterHub on {s.public_url} ...")
-        hub = sup.start(hub_service(s, write_resolved(s)))
+        hub = sup.start(hub)
         cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
         banner(s, password if created else None)
         return supervise(sup)
-    except (StartupError, cluster.ClusterError, StaleRunError, docker_cluster.DockerClusterError) as e:
+    except (
+        StartupError,
+        cluster.ClusterError,
+        StaleRunError,
+        docker_cluster.DockerClusterError,
+        hub_db.HubDatabaseError,
+    ) as e:
         say(f"\nERROR: {e}")
         return 1
     except KeyboardInterrupt:
