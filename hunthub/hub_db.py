@@ -144,7 +144,8 @@ def ensure_current(s: HuntHub, db_url: str, hub_argv: list[str], hub_env: dict[s
         f"(revision {found.head}); backup at {archive}"
     )
     log_path = s.log_dir / "jupyterhub-upgrade-db.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for d in (s.hub_dir, log_path.parent):  # the hub's working dir and logs (`up` made them already)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
     restore_hint = f"the database as it was is in the backup {archive} (hunthub restore --force {archive})"
     with open(log_path, "ab") as log:
         try:

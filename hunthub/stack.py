@@ -178,12 +178,32 @@ def hub_service(s: HuntHub, resolved: Path) -> Service:
     )
 
 
-def upgrade_hub_database(s: HuntHub, hub: Service) -> None:
+def upgrade_hub_database(s: HuntHub, hub: Service) -> Path | None:
     """`jupyterhub upgrade-db` (after a backup) when an older JupyterHub made the hub database: run as the hub
-    would run, with its config file and environment, so it upgrades the database the hub then opens."""
+    would run, with its config file and environment, so it upgrades the database the hub then opens. Returns the
+    backup's path, or None when the database needed nothing."""
     from hunthub.hub.config import database_url
 
-    hub_db.ensure_current(s, database_url(s), hub.argv, service_env(hub), say)
+    return hub_db.ensure_current(s, database_url(s), hub.argv, service_env(hub), say)
+
+
+def upgrade_db(s: HuntHub) -> int:
+    """`hunthub upgrade-db`: what `up` does to the hub database before it starts anything, for a hub started some
+    other way (the hunthub-hub image runs `jupyterhub` itself). Never under a running hub."""
+    from hunthub.processes import live_services
+
+    running = live_services(s.run_dir)
+    if running:
+        say(f"ERROR: hunthub is running with {s.state_dir} ({', '.join(running)}): stop it first")
+        return 1
+    try:
+        archive = upgrade_hub_database(s, hub_service(s, write_resolved(s)))
+    except hub_db.HubDatabaseError as e:
+        say(f"ERROR: {e}")
+        return 1
+    if archive is None:
+        say("hub database: nothing to upgrade (no database yet, or already at the installed JupyterHub's schema)")
+    return 0
 
 
 def hub_ready(s: HuntHub) -> bool:

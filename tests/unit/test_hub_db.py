@@ -1,8 +1,10 @@
 """hunthub.hub_db against real databases: the JupyterHub 5.5.4 one in tests/data, one the installed JupyterHub
 makes itself, and the installed JupyterHub's own migrations and `jupyterhub upgrade-db`."""
 
+import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -129,3 +131,18 @@ def test_a_failed_upgrade_names_the_backup_and_its_log(settings, tmp_path):
     assert f"hunthub restore --force {archive}" in message
     assert "jupyterhub-upgrade-db.log" in message
     assert revision_in(db) == JUPYTERHUB_5_5_REVISION
+
+
+def test_hunthub_upgrade_db_does_what_up_does_for_a_hub_started_otherwise(settings, tmp_path):
+    # the hunthub-hub image runs `jupyterhub` itself: its operator runs `hunthub upgrade-db` once after updating
+    s = hub_from_5_5(settings)
+    env = {**os.environ, "HUNTHUB_STATE_DIR": str(s.state), "HUNTHUB_SITE_CONFIG_DIR": s.site_config_dir}
+    hunthub = [str(Path(sys.executable).parent / "hunthub"), "upgrade-db"]
+    done = subprocess.run(hunthub, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "upgrading from the JupyterHub 5 schema (revision 4621fec11365)" in done.stdout
+    assert revision_in(s.hub_dir / "jupyterhub.sqlite") == hub_db.head_revision()
+    [archive] = (s.state / "backups").glob("before-jupyterhub-*.tar.gz")
+    assert str(archive) in done.stdout
+    again = subprocess.run(hunthub, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "nothing to upgrade" in again.stdout, again.stdout + again.stderr
