@@ -7,7 +7,9 @@ What hunthub adds on top of nativeauthenticator 1.3.0:
   service accounts (HuntHub.reserved_usernames) and dot-only names are refused at sign-up, login and when an admin
   adds users, whatever the site's pattern (hunthub.hub.usernames.UsernameRules);
 - approving, revoking and discarding take a POST with the XSRF token (upstream: a plain GET), with hunthub's own
-  authorization page (hub/templates).
+  authorization page (hub/templates);
+- its own login form handler: upstream's times the login with JupyterHub's statsd client, which JupyterHub 6 no
+  longer has, so every login attempt failed with a 500 there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import bcrypt
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import (
     DiscardHandler,
+    LoginHandler,
     SignUpHandler,
     ToggleAuthorizationHandler,
     admin_users_scope,
@@ -53,6 +56,36 @@ class HuntHubSignUpHandler(SignUpHandler):
         self.finish(html)
 
 
+class HuntHubLoginHandler(LoginHandler):
+    """The login form: upstream's page, with a POST that works on JupyterHub 6 (no statsd) and, like JupyterHub's
+    own login, answers a refusal with 403 and tells an analyst whose sign-up still waits for an admin so."""
+
+    async def post(self):
+        # the form's fields as typed: only the user name is trimmed, a password may begin or end with a space;
+        # the XSRF token is JupyterHub's business, not the authenticator's
+        data = {
+            name: self.get_body_argument(name, "", strip=name == "username")
+            for name in self.request.body_arguments
+            if name != "_xsrf"
+        }
+        user = await self.login_user(data)
+        if user is not None:
+            self._jupyterhub_user = user  # the request's log line names who logged in
+            self.redirect(self.get_next_url(user))
+            return
+        username = data.get("username", "")
+        self.set_status(403)
+        html = await self._render(login_error=self._refusal(username, data.get("password", "")), username=username)
+        self.finish(html)
+
+    def _refusal(self, username: str, password: str) -> str:
+        # only someone who knows the password learns that the account exists and waits for approval
+        info = self.authenticator.get_user(username) if username else None  # normalized there
+        if info is not None and not info.is_authorized and info.is_valid_password(password):
+            return f"User {username} has not been authorized by an administrator yet."
+        return "Invalid username or password."
+
+
 class _PostOnly:
     """Upstream approves and discards users on a plain GET, which any link or image can trigger for a logged-in
     admin. Here those changes take a POST, which JupyterHub only accepts with the page's XSRF token."""
@@ -74,6 +107,7 @@ class HuntHubDiscardHandler(_PostOnly, DiscardHandler):
 
 
 REPLACED_HANDLERS = {
+    LoginHandler: HuntHubLoginHandler,
     SignUpHandler: HuntHubSignUpHandler,
     ToggleAuthorizationHandler: HuntHubToggleAuthorizationHandler,
     DiscardHandler: HuntHubDiscardHandler,

@@ -97,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--enable", action="store_true", help="also `systemctl enable --now` them (systemd only)")
     step = sub.add_parser("service-step", parents=[common, service], help="(run by hunthub's systemd units)")
     step.add_argument("step", choices=["prepare-spark", "prepare-hub", "stop-hub"])
+    sub.add_parser(
+        "upgrade-db",
+        parents=[common],
+        help="back up and upgrade a hub database an older JupyterHub made (`hunthub up` does it by itself)",
+    )
 
     kernels = sub.add_parser("kernels", help="kernel specs")
     kernels.add_argument("action", choices=["install"], help="install hunthub's kernel specs into this environment")
@@ -142,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         return _service_command(s, args)
     if args.command in ("backup", "restore"):
         return _backup_command(s, args)
+    if args.command == "upgrade-db":
+        from hunthub.stack import upgrade_db
+
+        return upgrade_db(s)
     parser.error("unknown command")
     return 2
 

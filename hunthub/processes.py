@@ -196,6 +196,12 @@ class Service:
             return "(no log)"
 
 
+def service_env(service: Service) -> dict[str, str]:
+    """The environment a service runs with: BASE_ENV and what it inherits from ours, its account's HOME and USER,
+    and its own variables. A one-off command run on a service's behalf (the hub's `upgrade-db`) gets the same."""
+    return {**inherited_env(BASE_ENV + service.inherit), **_account_env(service.uid), **service.env}
+
+
 class StaleRunError(RuntimeError):
     pass
 
@@ -251,7 +257,7 @@ class Supervisor:
     def start(self, service: Service) -> Service:
         service.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         log = open(service.log_path, "ab")  # noqa: SIM115 - handed to the child
-        env = {**inherited_env(BASE_ENV + service.inherit), **_account_env(service.uid), **service.env}
+        env = service_env(service)
         service.proc = subprocess.Popen(
             service.argv,
             stdin=subprocess.DEVNULL,

@@ -7,7 +7,8 @@ under systemd instead, which restarts them, starts them at boot and keeps their 
   environment as `up` gives them (hunthub.cluster's master_service/worker_service), as the `hunthub-spark` account;
 - `hunthub.service`: JupyterHub, as root (the local spawner creates analysts' accounts and switches to them). Its
   `ExecStartPre=` runs `hunthub service-step prepare-hub`: the preparation `up` does (checks, state dirs, kernel
-  specs, admin password, demo data, the drivers' class archive, the resolved settings the hub reads);
+  specs, the hub database's backup and upgrade after a JupyterHub update, admin password, demo data, the drivers'
+  class archive, the resolved settings the hub reads);
 - `hunthub.target`: the three together (`systemctl stop hunthub.target` stops everything).
 
 Settings are resolved at each start of the hub from the environment file (the HUNTHUB_* variables of the shell
@@ -335,6 +336,9 @@ def prepare_hub(s: HuntHub, inst: Install) -> None:
     stack.preflight(s, ports={k: v for k, v in stack.required_ports(s).items() if k not in ours})
     stack.prepare_state(s)
     kernelspecs.install()
+    # as `up`: a database an older JupyterHub made is backed up and upgraded before anything starts (the unit's
+    # `jupyterhub` alone would refuse to start on it)
+    stack.upgrade_hub_database(s, stack.hub_service(s, write_resolved(s)))
     class_dump = driver_jvm.start_dump() if s.spawner != "docker" else None
     try:
         if not s.demo and s.auth == "native":
@@ -409,6 +413,7 @@ def install_command(s: HuntHub, inst: Install, enable: bool) -> int:
 
 
 def step_command(s: HuntHub, inst: Install, step: str) -> int:
+    from hunthub.hub_db import HubDatabaseError
     from hunthub.stack import StartupError
 
     try:
@@ -418,7 +423,7 @@ def step_command(s: HuntHub, inst: Install, step: str) -> int:
             prepare_hub(s, inst)
         else:
             stop_hub(s)
-    except (ServiceError, StartupError, cluster.ClusterError, docker_cluster.DockerClusterError) as e:
+    except (ServiceError, StartupError, cluster.ClusterError, docker_cluster.DockerClusterError, HubDatabaseError) as e:
         print(f"hunthub service-step {step}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -18,13 +18,14 @@ from hunthub import (
     cluster,
     docker_cluster,
     driver_jvm,
+    hub_db,
     kernelspecs,
     master_probe,
     paths,
     tls,
 )
 from hunthub.data import demo
-from hunthub.processes import Service, StaleRunError, Supervisor
+from hunthub.processes import Service, StaleRunError, Supervisor, service_env
 from hunthub.settings import RESOLVED_VARIABLE, HuntHub, write_resolved
 
 # a crashed service is restarted at most this many times within RESTART_WINDOW seconds
@@ -177,6 +178,34 @@ def hub_service(s: HuntHub, resolved: Path) -> Service:
     )
 
 
+def upgrade_hub_database(s: HuntHub, hub: Service) -> Path | None:
+    """`jupyterhub upgrade-db` (after a backup) when an older JupyterHub made the hub database: run as the hub
+    would run, with its config file and environment, so it upgrades the database the hub then opens. Returns the
+    backup's path, or None when the database needed nothing."""
+    from hunthub.hub.config import database_url
+
+    return hub_db.ensure_current(s, database_url(s), hub.argv, service_env(hub), say)
+
+
+def upgrade_db(s: HuntHub) -> int:
+    """`hunthub upgrade-db`: what `up` does to the hub database before it starts anything, for a hub started some
+    other way (the hunthub-hub image runs `jupyterhub` itself). Never under a running hub."""
+    from hunthub.processes import live_services
+
+    running = live_services(s.run_dir)
+    if running:
+        say(f"ERROR: hunthub is running with {s.state_dir} ({', '.join(running)}): stop it first")
+        return 1
+    try:
+        archive = upgrade_hub_database(s, hub_service(s, write_resolved(s)))
+    except hub_db.HubDatabaseError as e:
+        say(f"ERROR: {e}")
+        return 1
+    if archive is None:
+        say("hub database: nothing to upgrade (no database yet, or already at the installed JupyterHub's schema)")
+    return 0
+
+
 def hub_ready(s: HuntHub) -> bool:
     try:
         with urllib.request.urlopen(f"{s.local_url}hub/api/", timeout=2, context=local_tls()) as r:  # noqa: S310
@@ -239,6 +268,9 @@ def up(s: HuntHub) -> int:
         assert sup is not None  # preflight fails first when the state dir is unusable
         prepare_state(s)
         kernelspecs.install()  # the kernel specs and server config always match this checkout's code
+        hub = hub_service(s, write_resolved(s))
+        # before anything starts: a database an older JupyterHub made is backed up and upgraded, or nothing runs
+        upgrade_hub_database(s, hub)
         # drivers' class archive, once per host: dumped while the cluster and the demo data start
         class_dump = driver_jvm.start_dump() if s.spawner != "docker" else None
         password, created = (None, False)
@@ -256,11 +288,17 @@ def up(s: HuntHub) -> int:
             say("      class-data-sharing archive for drivers (once per host) ...")
         driver_jvm.finish_dump(class_dump, say)
         say(f"[4/4] JupyterHub on {s.public_url} ...")
-        hub = sup.start(hub_service(s, write_resolved(s)))
+        hub = sup.start(hub)
         cluster.wait_for(lambda: hub_ready(s), "JupyterHub to answer", 120, hub)
         banner(s, password if created else None)
         return supervise(sup)
-    except (StartupError, cluster.ClusterError, StaleRunError, docker_cluster.DockerClusterError) as e:
+    except (
+        StartupError,
+        cluster.ClusterError,
+        StaleRunError,
+        docker_cluster.DockerClusterError,
+        hub_db.HubDatabaseError,
+    ) as e:
         say(f"\nERROR: {e}")
         return 1
     except KeyboardInterrupt:
