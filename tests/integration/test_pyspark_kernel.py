@@ -80,13 +80,31 @@ def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):
         k.shutdown()
 
 
-def test_interrupt_cancels_the_running_spark_job(kernel):
+def test_interrupt_cancels_the_running_spark_job(kernel, tmp_path):
     assert kernel.run("spark.range(1).count()").status == "ok"
-    timer = threading.Timer(8, kernel.km.interrupt_kernel)
-    timer.start()
+    # the analyst presses Interrupt once the job runs (on a loaded host, a fixed delay could land while the cell is
+    # still handing the job to Spark): a thread of the cell says when the job is running
+    running = tmp_path / "job-running"
+
+    def interrupt_once_running():
+        deadline = time.monotonic() + 90
+        while not running.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kernel.km.interrupt_kernel()
+
+    interrupter = threading.Thread(target=interrupt_once_running, daemon=True)
+    interrupter.start()
     started = time.monotonic()
-    result = kernel.run("import time\nsc.parallelize(range(2), 2).map(lambda x: time.sleep(120) or x).count()")
-    timer.cancel()
+    result = kernel.run(
+        "import pathlib, threading, time\n"
+        "def _say_when_running():\n"
+        "    while not sc.statusTracker().getActiveStageIds():\n"
+        "        time.sleep(0.2)\n"
+        f"    pathlib.Path({str(running)!r}).touch()\n"
+        "threading.Thread(target=_say_when_running, daemon=True).start()\n"
+        "sc.parallelize(range(2), 2).map(lambda x: time.sleep(120) or x).count()"
+    )
+    interrupter.join(5)
     assert result.status == "error"
     assert result.error["ename"] == "KeyboardInterrupt"
     assert time.monotonic() - started < 60
