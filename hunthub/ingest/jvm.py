@@ -491,11 +491,7 @@ def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
         _append,
         _quarantine,
         _register,
-        choose_time_column,
-        existing_columns,
-        key_columns,
-        merged_kinds,
-        table_columns,
+        plan_table,
         updated_sources,
     )
 
@@ -503,12 +499,7 @@ def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
     stats.records = s.counts["ok"] + s.counts["bad"]
     stats.quarantined = s.counts["bad"]
     stats.files = {src: Counter(records=c["records"], quarantined=c["quarantined"]) for src, c in s.files.items()}
-    existing = existing_columns(spark, target)
-    entry = target.entry()
-    sources = dict(entry.sources) if entry else {}
-    time_col = choose_time_column(existing, fmt)
-    mapping = key_columns(s, sources, existing, time_col) if s.raw else {}
-    columns, new = table_columns(existing, merged_kinds(s, mapping), time_col, raw=s.raw)
+    existing, sources, time_col, mapping, columns, new = plan_table(spark, target, s, fmt)
     rows = typed_rows(frame, keys, columns, time_col, mapping) if s.counts["ok"] else None  # Fallback: before writing
     say(f"{target.table}: parsed {s.counts['ok']:,} records, {s.counts['bad']:,} unusable (Spark's JSON reader); "
         "writing ...")  # fmt: skip

@@ -432,6 +432,19 @@ def _write_rows(df, columns, location: str, partitioned: bool, writers) -> None:
     writer.option("compression", "zstd").parquet(location)
 
 
+def plan_table(spark, target, survey, fmt: str):
+    """The table's columns for what a survey saw: (existing columns, catalog sources, time column, key → column
+    mapping, columns, new columns). One function for the Python and the JVM parsers (hunthub.ingest.jvm), so a
+    key gets the same column whichever read it."""
+    existing = existing_columns(spark, target)
+    entry = target.entry()
+    sources = dict(entry.sources) if entry else {}
+    time_col = choose_time_column(existing, fmt)
+    mapping = key_columns(survey, sources, existing, time_col) if survey.raw else {}
+    columns, new = table_columns(existing, merged_kinds(survey, mapping), time_col, raw=survey.raw)
+    return existing, sources, time_col, mapping, columns, new
+
+
 def write_entries(spark, parsed, target: Target, fmt: str, on_fatal: str = "raise", say=print, dedup=True) -> Stats:
     """Write one input's parsed entries (an RDD). on_fatal='raise' stops before writing anything when a file is
     unreadable (batch: the analyst fixes the command); 'quarantine' keeps the whole file in the quarantine
@@ -457,12 +470,7 @@ def _write(spark, parsed, target: Target, fmt: str, on_fatal: str, say, dedup=Tr
     stats.files = {source: Counter(records=c["records"], quarantined=c["quarantined"])
                    for source, c in survey.files.items()}  # fmt: skip
     say(f"{target.table}: parsed {counts['ok']:,} records, {counts['bad'] + counts['fatal']:,} unusable; writing ...")
-    existing = existing_columns(spark, target)
-    entry = target.entry()
-    sources = dict(entry.sources) if entry else {}
-    time_col = choose_time_column(existing, fmt)
-    mapping = key_columns(survey, sources, existing, time_col) if survey.raw else {}
-    columns, new = table_columns(existing, merged_kinds(survey, mapping), time_col, raw=survey.raw)
+    existing, sources, time_col, mapping, columns, new = plan_table(spark, target, survey, fmt)
     stats.new_columns = new if existing else []
     if survey.raw:
         sources = updated_sources(sources, survey, mapping, columns)
