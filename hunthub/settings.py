@@ -740,6 +740,18 @@ class HuntHub(Configurable):
     def _default_driver_memory(self):
         return "1g"
 
+    ingest_memory = Unicode(
+        help="""spark.driver.memory of `hunthub ingest ... --master 'local[N]'`, where the driver does the whole
+        ingest (parsing, the duplicate check, writing Parquet) on N cores. An analyst's 1 GB driver spent much of
+        such a run collecting garbage: 10^6 JSON lines took 137 s with it, 84 s with 6 GB (benchmarks/README.md).
+        Default: a quarter of the machine's memory, at least 1g and at most 8g. Ingest on a cluster is sized by
+        its executors (`executor_memory`, `analyst_cores`). Env: HUNTHUB_INGEST_MEMORY."""
+    ).tag(config=True)
+
+    @default("ingest_memory")
+    def _default_ingest_memory(self):
+        return f"{min(8192, max(1024, machine_memory_mb() // 4))}m"
+
     warm_driver = Bool(
         help="""Keep one pre-started Spark driver ready in each analyst's server, which the next PySpark kernel
         adopts: its first query answers in seconds instead of waiting for a driver start. Only for analysts whose

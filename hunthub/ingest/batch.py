@@ -236,11 +236,11 @@ def ingest_files(
     delimiter=",",
     say=print,
     dedup=True,
-    jvm_json=False,
+    jvm_json=True,
 ) -> Stats:
-    """`jvm_json`: JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm), with the same results; off, as on
-    two shared cores it measured slower than the Python path (see benchmarks/README.md); `dedup` only for
-    benchmarks/bench_ingest.py."""
+    """`jvm_json`: JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm), with the same results as the
+    Python path and 1.4x its speed (benchmarks/README.md); False only for tests and benchmarks that compare the
+    two, as `dedup` only for benchmarks/bench_ingest.py."""
     files = input_files(paths)
     say(f"{target.table}: reading {len(files)} file(s) as {fmt} with Spark ({spark.sparkContext.master})")
     with table_lock(target, say), hadoop_readable(files) as readable:

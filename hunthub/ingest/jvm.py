@@ -1,7 +1,7 @@
 """JSON lines parsed by Spark's own JSON reader (the JVM), not by Python, with the same results (issue 14).
 
-Off by default (batch.ingest_files(..., jvm_json=True) turns it on): on two shared cores it measured no faster than
-the Python path (parse -> write, every event through a Python worker as a dict, about 6,000 events/s), see
+`hunthub ingest batch --format jsonl` takes this path (batch.ingest_files): 10^6 Suricata and Zeek JSON lines went
+in 1.4x as fast as through the Python path (parse -> write, every event through a Python worker as a dict), see
 benchmarks/README.md. Here the JVM does the work: spark.read.text (the lines; their numbers from the file blocks),
 Spark's JSON schema inference (case-sensitive, so `Image` and `image` are two keys), from_json, the event time, sha2
 of `_raw` for the record id, and the duplicate check. What stays in Python is what needs Python's exact answer and
@@ -269,7 +269,17 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True):
         "source", "line", "pos", "raw", "utf8", status.alias("status"), when.cast("timestamp").alias(EVENT_TIME),
         chosen.alias("chosen"), *values,
     )  # fmt: skip
-    return frame, keys, lines, names
+    return parsed_once(frame), keys, lines, names
+
+
+def parsed_once(frame):
+    """The same rows, where no filter can be pushed beneath the projection that parses the lines. Spark's optimizer
+    pushes a filter on `status` down to the lines and inlines the parse into each reference: 30 JSON parses of
+    every line instead of one, measured. A filter on a generator's output stays above it, so the rows pass
+    through explode() of a one-element array."""
+    from pyspark.sql import functions as F
+
+    return frame.select(F.explode(F.array(F.struct(*frame.columns))).alias("_row")).select("_row.*")
 
 
 def _python_entry(row, time_field):
@@ -288,17 +298,17 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
     from hunthub.ingest.write import Survey, _reason_class
 
     where = F.col("pos")
-    aggs = [
-        F.count("*").alias("count"), F.min(where).alias("first"), F.collect_set("chosen").alias("chosen"),
-        F.collect_set(F.to_date(EVENT_TIME)).alias("dates"),
-    ]  # fmt: skip
+    # grouped by date and chosen time key rather than collect_set of them: collect_set would take the whole
+    # aggregation out of generated code (several times slower per key)
+    aggs = [F.count("*").alias("count"), F.min(where).alias("first")]
     for i, k in enumerate(keys):
         v = F.col(f"k{i}")
         aggs += [F.count(v).alias(f"n{i}"), F.min(F.when(v.isNotNull(), where)).alias(f"f{i}")]
         if k.kind == "string":
             # an object or array where other events have text: Spark gives its JSON text, Python its keys
             aggs.append(F.count_if(v.startswith("{") | v.startswith("[")).alias(f"o{i}"))
-    groups = frame.groupBy("source", "status").agg(*aggs).collect()
+    day = F.to_date(EVENT_TIME).alias("day")
+    groups = frame.groupBy("source", "status", day, "chosen").agg(*aggs).collect()
     if any(r.status == "fallback" for r in groups):
         raise Fallback("event times Spark does not read the way Python does (format or range)")
     ok = [r for r in groups if r.status == "ok"]
@@ -334,8 +344,8 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
     if not ok:
         return s, bad, python
     s.raw = True
-    s.dates = {d.isoformat() for r in ok for d in r.dates}
-    s.origins = {EVENT_TIME: {c for r in ok for c in r.chosen}}
+    s.dates = {r.day.isoformat() for r in ok}
+    s.origins = {EVENT_TIME: {r.chosen for r in ok}}
     mask = (1 << LINE_BITS) - 1
     first = min(r.first for r in ok)
     first = (names[first >> LINE_BITS], first & mask)

@@ -585,6 +585,26 @@ def test_tasks_run_on_the_cluster_by_default_elsewhere_and_ingest_always_does(se
         HuntHub(config=load_config([]))
 
 
+def test_ingest_with_a_local_master_is_a_batch_jvm_not_an_analysts_small_driver(settings):
+    from hunthub import driver_jvm
+    from hunthub.ingest import session as ingest_session
+
+    s = settings(ingest_memory="3g", spark_conf={"spark.driver.extraJavaOptions": "-Dsite=1 -XX:+UseSerialGC"})
+    local = ingest_session.ingest_properties(ingest_session.ingest_contract(s, "local[2]"), s.ingest_memory)
+    assert local["spark.driver.memory"] == "3g"
+    options = local["spark.driver.extraJavaOptions"].split()
+    assert "-Dsite=1" in options  # the admin's own option stays
+    assert not set(options) & set(driver_jvm.DRIVER_OPTIONS)  # C1-only and serial GC slowed ingest 1.6x
+    assert "-XX:-DontCompileHugeMethods" in options
+    # on the cluster the executors do the work: the driver stays small, ingest's executors compile every stage
+    s = settings()
+    remote = ingest_session.ingest_properties(ingest_session.ingest_contract(s), s.ingest_memory)
+    assert remote["spark.driver.memory"] == s.driver_memory
+    assert "-XX:TieredStopAtLevel=1" in remote["spark.driver.extraJavaOptions"]
+    assert "-XX:-DontCompileHugeMethods" in remote["spark.executor.extraJavaOptions"]
+    assert 1024 <= int(settings().ingest_memory.removesuffix("m")) <= 8192
+
+
 def test_what_one_analyst_may_use_is_one_setting_for_either_spawner(settings):
     import pytest
 
