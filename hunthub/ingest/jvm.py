@@ -290,8 +290,9 @@ def _python_entry(row, time_field):
 
 
 def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: list[str]):
-    """write.Survey of the input as the Python path would build it, plus the RDD of its bad entries. One pass over
-    the input (a group per file and status), and one of Python over the lines Spark's parser refused, if any."""
+    """write.Survey of the input as the Python path would build it, plus the RDD of its bad entries (persisted:
+    unpersist it when written). One pass over the input (a group per file and status), and one more for the
+    unusable lines, if any (Python gives the reasons of those Spark's parser refused)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -314,20 +315,21 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
     ok = [r for r in groups if r.status == "ok"]
     if any(r[f"o{i}"] for r in ok for i, k in enumerate(keys) if k.kind == "string"):
         raise Fallback("a key holds an object or array in some events and text in others")
-    python, checked = spark.sparkContext.emptyRDD(), {}
-    if any(r.status == "python" for r in groups):
-        raw = F.when(F.col("utf8"), F.col("raw")).otherwise(F.expr("make_valid_utf8(raw)"))
-        refused = frame.where(F.col("status") == "python").select("source", "line", raw.alias("raw"), "utf8")
-        python = refused.rdd.map(lambda r: _python_entry(r, time_field)).persist(StorageLevel.MEMORY_AND_DISK)
-        checked = python.map(lambda e: (e[0], e[1], _reason_class(e[4]) if e[0] != "ok" else "")).countByValue()
-    if any(status == "ok" for status, _, _ in checked):
-        python.unpersist()
-        raise Fallback("lines Spark's JSON reader refuses and json.loads reads")
     reason = _no_time_reason(time_field)
-    no_time = frame.where(F.col("status") == "no_time").select("source", "line", "raw").rdd.map(
-        lambda r: ("bad", r.source, r.line, r.raw, reason)
-    )  # fmt: skip
-    bad = python.union(no_time)
+    bad, checked = spark.sparkContext.emptyRDD(), {}
+    if any(r.status in ("python", "no_time") for r in groups):
+        # every unusable line in one pass over the input (each pass parses every line again), kept for the
+        # quarantine's write: the reasons of those Spark refused from json.loads, the others have no time
+        raw = F.when(F.col("utf8"), F.col("raw")).otherwise(F.expr("make_valid_utf8(raw)"))
+        unusable = frame.where(F.col("status").isin("python", "no_time"))
+        unusable = unusable.select("source", "line", raw.alias("raw"), "utf8", "status")
+        bad = unusable.rdd.map(
+            lambda r: _python_entry(r, time_field) if r.status == "python" else ("bad", r.source, r.line, r.raw, reason)
+        ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
+        checked = bad.map(lambda e: (e[0], e[1], _reason_class(e[4]) if e[0] != "ok" else "")).countByValue()
+    if any(status == "ok" for status, _, _ in checked):
+        bad.unpersist()
+        raise Fallback("lines Spark's JSON reader refuses and json.loads reads")
 
     s = Survey(raw=False)
     for r in groups:
@@ -338,11 +340,8 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
             per_file["quarantined"] += r["count"]
     for (_, _, reason_class), n in checked.items():
         s.reasons[reason_class] += n
-    n_no_time = sum(r["count"] for r in groups if r.status == "no_time")
-    if n_no_time:
-        s.reasons[_reason_class(reason)] += n_no_time
     if not ok:
-        return s, bad, python
+        return s, bad
     s.raw = True
     s.dates = {r.day.isoformat() for r in ok}
     s.origins = {EVENT_TIME: {r.chosen for r in ok}}
@@ -363,7 +362,7 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
         if position is None:
             raise Fallback(f"key {k.key!r} is not where Spark saw it first")
         s.keys[k.key] = (k.kind, (*seen, position), n)
-    return s, bad, python
+    return s, bad
 
 
 def first_positions(spark, lines, firsts: set, time_field: str | None) -> dict:
@@ -486,13 +485,13 @@ def _ingest(spark, files, target, fmt, time_field, say, dedup, heads):
     frame, keys, lines, names = parsed_lines(spark, files, time_field, bom)
     # not persisted: caching the parsed columns of every line costs (on 2 cores) three times more than parsing
     # them again in the few jobs that read them
-    python = None
+    bad = None
     try:
-        s, bad, python = survey(spark, frame, keys, time_field, lines, names)
+        s, bad = survey(spark, frame, keys, time_field, lines, names)
         return _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines)
     finally:
-        if python is not None:
-            python.unpersist()
+        if bad is not None:
+            bad.unpersist()
 
 
 def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
