@@ -239,8 +239,8 @@ def ingest_files(
     jvm_json=True,
 ) -> Stats:
     """`jvm_json`: JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm), with the same results as the
-    Python path and 1.4x its speed (benchmarks/README.md); False only for tests and benchmarks that compare the
-    two, as `dedup` only for benchmarks/bench_ingest.py."""
+    Python path and 1.6x its speed at 10^6 lines (benchmarks/README.md); False only for tests and benchmarks that
+    compare the two, as `dedup` only for benchmarks/bench_ingest.py."""
     files = input_files(paths)
     say(f"{target.table}: reading {len(files)} file(s) as {fmt} with Spark ({spark.sparkContext.master})")
     with table_lock(target, say), hadoop_readable(files) as readable:

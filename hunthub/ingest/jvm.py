@@ -1,7 +1,7 @@
 """JSON lines parsed by Spark's own JSON reader (the JVM), not by Python, with the same results (issue 14).
 
 `hunthub ingest batch --format jsonl` takes this path (batch.ingest_files): 10^6 Suricata and Zeek JSON lines went
-in 1.4x as fast as through the Python path (parse -> write, every event through a Python worker as a dict), see
+in 1.6x as fast as through the Python path (parse -> write, every event through a Python worker as a dict), see
 benchmarks/README.md. Here the JVM does the work: spark.read.text (the lines; their numbers from the file blocks),
 Spark's JSON schema inference (case-sensitive, so `Image` and `image` are two keys), from_json, the event time, sha2
 of `_raw` for the record id, and the duplicate check. What stays in Python is what needs Python's exact answer and
