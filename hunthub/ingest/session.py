@@ -40,7 +40,8 @@ def ingest_properties(k: KernelEnv, local_memory: str = "1g") -> dict[str, str]:
     props = session_properties(k, identity.current(os.environ))
     if (k.spark_master or "").startswith("local"):
         small = set(driver_jvm.DRIVER_OPTIONS)
-        # the host's class archive still saves the start; an admin's own options (HuntHub.spark_conf) stay
+        # the small-driver options go, whoever set them (they are for interactive drivers); the host's class
+        # archive, which saves the start, and any other option of an admin's (HuntHub.spark_conf) stay
         options = [o for o in props.get("spark.driver.extraJavaOptions", "").split() if o not in small]
         props["spark.driver.extraJavaOptions"] = " ".join([*options, *BATCH_JVM_OPTIONS])
         props["spark.driver.memory"] = local_memory
