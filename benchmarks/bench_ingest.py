@@ -218,7 +218,9 @@ def plain(spark, fmt: str, path: Path, out: Path) -> float:
         spark.conf.unset("spark.sql.caseSensitive")
 
 
-JVM_JSON = True  # JSON lines through hunthub.ingest.jvm, as ingest does; --python-json: through Python
+JVM_READERS = (
+    True  # formats Spark's readers parse (batch.JVM_READERS) through them, as ingest does; --python-readers: Python
+)
 
 
 def hunthub_run(spark, s, fmt: str, path: Path, table: str, events: int, bad: int, dedup: bool = True) -> dict:
@@ -227,7 +229,7 @@ def hunthub_run(spark, s, fmt: str, path: Path, table: str, events: int, bad: in
 
     started = time.monotonic()
     stats = ingest_files(spark, [str(path)], fmt, Target(table, s.warehouse, s.catalog_path), TIME_FIELD.get(fmt),
-                         say=lambda _: None, dedup=dedup, jvm_json=JVM_JSON)  # fmt: skip
+                         say=lambda _: None, dedup=dedup, jvm_readers=JVM_READERS)  # fmt: skip
     seconds = time.monotonic() - started
     ok = stats.records == events and stats.quarantined == bad and stats.written == events - bad
     if not ok or stats.unaccounted():
@@ -288,9 +290,9 @@ def report(results: dict, args, complete: bool, git: dict, elapsed: float) -> Pa
                      f"{f['dedup_cost']:>+8.0%}" if "dedup_cost" in f else f"{'-':>8}"]  # fmt: skip
             print("".join(cells))
     out = ROOT / "benchmarks" / "results" / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    doc = {"complete": complete, "master": args.master, "jvm_json": not args.python_json, "elapsed_seconds": elapsed,
-           "cpus": os.cpu_count(), "load_at_end": os.getloadavg(), "bad_every": BAD_EVERY, "git": git,
-           "results": results}  # fmt: skip
+    doc = {"complete": complete, "master": args.master, "jvm_readers": not args.python_readers,
+           "elapsed_seconds": elapsed, "cpus": os.cpu_count(), "load_at_end": os.getloadavg(), "bad_every": BAD_EVERY,
+           "git": git, "results": results}  # fmt: skip
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"figures: {out.relative_to(ROOT)}")
     return out
@@ -303,17 +305,17 @@ def main() -> int:
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"of {', '.join(FORMATS)}")
     parser.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
     parser.add_argument(
-        "--python-json",
+        "--python-readers",
         action="store_true",
-        help="JSON lines parsed by hunthub's Python readers (ingest's path before hunthub.ingest.jvm)",
+        help="every format parsed by hunthub's Python readers (ingest's path before batch.JVM_READERS)",
     )
     parser.add_argument("--costs-up-to", type=float, default=float("inf"), metavar="EVENTS",
                         help="the 1 %% bad lines and no-dedup runs (each as long as hunthub's) only up to this size; "
                         "default: every size")  # fmt: skip
     parser.add_argument("--dir", help="keep the generated files here and reuse them (default: a temp dir, removed)")
     args = parser.parse_args()
-    global JVM_JSON
-    JVM_JSON = not args.python_json
+    global JVM_READERS
+    JVM_READERS = not args.python_readers
     sizes = [100_000] if args.quick else [int(float(n)) for n in args.sizes.split(",")]
     formats = [f for f in args.formats.split(",") if f]
     if unknown := set(formats) - set(FORMATS):

@@ -214,13 +214,19 @@ def parse_files(spark, files: list[InputFile], fmt: str, time_field: str | None 
     return sc.union(rdds)
 
 
-def jvm_ingest(spark, files: list[InputFile], target: Target, fmt: str, time_field, say, dedup) -> Stats | None:
-    """The ingest done by Spark's JSON reader (hunthub.ingest.jvm), or None when the Python path must do it."""
+# Formats a JVM reader parses with the Python path's exact results (each module says how), and the module
+JVM_READERS = {"jsonl": jvm, "winevent": jvm}
+
+
+def jvm_ingest(spark, files: list[InputFile], target: Target, fmt: str, time_field, say, dedup,
+               delimiter=",") -> Stats | None:  # fmt: skip
+    """The ingest done by Spark's own readers (JVM_READERS), or None when the Python path must do it."""
+    reader = JVM_READERS[fmt]
     heads = [head(spark.sparkContext, f) if f.uri.startswith("file:") else [] for f in files]
-    reason = jvm.usable(files, heads)
+    reason = reader.usable(files, heads, fmt)
     if reason is None:
         try:
-            return jvm.ingest(spark, files, target, fmt, time_field, say, dedup, heads)
+            return reader.ingest(spark, files, target, fmt, time_field, say, dedup, heads, delimiter=delimiter)
         except jvm.Fallback as e:
             reason = str(e)
     say(f"{target.table}: parsing in Python ({reason})")
@@ -236,16 +242,16 @@ def ingest_files(
     delimiter=",",
     say=print,
     dedup=True,
-    jvm_json=True,
+    jvm_readers=True,
 ) -> Stats:
-    """`jvm_json`: JSON lines parsed by Spark's JSON reader (hunthub.ingest.jvm), with the same results as the
-    Python path and 1.6x its speed at 10^6 lines (benchmarks/README.md); False only for tests and benchmarks that
-    compare the two, as `dedup` only for benchmarks/bench_ingest.py."""
+    """`jvm_readers`: the formats of JVM_READERS parsed by Spark's own readers, with the same results as the Python
+    path and faster (benchmarks/README.md); False only for tests and benchmarks that compare the two, as `dedup`
+    only for benchmarks/bench_ingest.py."""
     files = input_files(paths)
     say(f"{target.table}: reading {len(files)} file(s) as {fmt} with Spark ({spark.sparkContext.master})")
     with table_lock(target, say), hadoop_readable(files) as readable:
-        if fmt == "jsonl" and jvm_json:
-            stats = jvm_ingest(spark, readable, target, fmt, time_field, say, dedup)
+        if fmt in JVM_READERS and jvm_readers:
+            stats = jvm_ingest(spark, readable, target, fmt, time_field, say, dedup, delimiter)
             if stats is not None:
                 return stats
         parsed = parse_files(spark, readable, fmt, time_field, delimiter)

@@ -452,20 +452,23 @@ def first_copies(rows, lines):
     return kept, n, dups
 
 
-def usable(files, heads) -> str | None:
-    """Why these files are not for this path (None: they are): it reads local JSON lines files."""
+def usable(files, heads, fmt: str = "jsonl") -> str | None:
+    """Why these files are not for this path (None: they are): it reads local files of JSON lines."""
     from hunthub.ingest.parse import reads_whole
 
     for f, head in zip(files, heads, strict=True):
         if not f.uri.startswith("file:"):
             return f"{f.source} is not a local file"
-        if reads_whole("jsonl", head):
-            return f"{f.source} is a JSON array"
+        if reads_whole(fmt, head):
+            return f"{f.source} is not JSON lines (a JSON array or event XML)"
     return None
 
 
-def ingest(spark, files, target, fmt: str, time_field=None, say=print, dedup: bool = True, heads=None):
-    """write.write_entries' work for JSON lines files, in the JVM; Fallback when the Python path must read them."""
+def ingest(spark, files, target, fmt: str, time_field=None, say=print, dedup: bool = True, heads=None, delimiter=","):
+    """write.write_entries' work for JSON lines files, in the JVM; Fallback when the Python path must read them.
+    `delimiter` is CSV's, unused here (batch.jvm_ingest calls every JVM reader alike)."""
+    if fmt != "jsonl":
+        raise Fallback(f"{fmt} is not read by Spark's JSON reader yet")
     conf = spark.conf
     # case-sensitive: `Image` and `image` are two keys, as for json.loads; times without a zone are UTC
     wanted = {"spark.sql.caseSensitive": "true", "spark.sql.session.timeZone": "UTC"}

@@ -52,11 +52,11 @@ def _write(path: Path, lines: list[str], newline="\n", bom=False) -> Path:
     return path
 
 
-def _python_path(spark, paths, target, time_field=None):
+def _python_path(spark, paths, target, time_field=None, fmt="jsonl", delimiter=","):
     files = batch.input_files(paths)
     with batch.hadoop_readable(files) as readable:
-        parsed = batch.parse_files(spark, readable, "jsonl", time_field)
-        return write.write_entries(spark, parsed, target, "jsonl", say=lambda _: None)
+        parsed = batch.parse_files(spark, readable, fmt, time_field, delimiter)
+        return write.write_entries(spark, parsed, target, fmt, say=lambda _: None)
 
 
 def _table(spark, target, quarantine=False) -> list[tuple]:
@@ -74,14 +74,15 @@ def _summary(stats) -> dict:
             "dates": stats.dates, "new_columns": stats.new_columns}  # fmt: skip
 
 
-def same_as_python(spark, target, name: str, runs: list[list[str]], time_field=None, jvm_taken=True):
+def same_as_python(spark, target, name: str, runs: list[list[str]], time_field=None, jvm_taken=True, fmt="jsonl",
+                   delimiter=","):  # fmt: skip
     """Ingest each run's paths into `<name>_jvm` by ingest_files and into `<name>_py` by the Python path; assert
     that every summary, both tables, both quarantines and both catalog entries are equal."""
     j, p = target(f"{name}_jvm"), target(f"{name}_py")
     for paths in runs:
         said = []
-        got = batch.ingest_files(spark, paths, "jsonl", j, time_field, say=said.append, jvm_json=True)
-        want = _python_path(spark, paths, p, time_field)
+        got = batch.ingest_files(spark, paths, fmt, j, time_field, delimiter, say=said.append, jvm_readers=True)
+        want = _python_path(spark, paths, p, time_field, fmt, delimiter)
         took_python = any("parsing in Python" in line for line in said)
         assert took_python != jvm_taken, said
         assert _summary(got) == _summary(want)
