@@ -25,7 +25,18 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urlparse
 
 from hunthub.ingest.parse import parse_one
-from hunthub.ingest.readers import EVENT_TIME, FIELDS, TIME_CANDIDATES, column_name, jsonl_doc
+from hunthub.ingest.readers import (
+    EVENT_TIME,
+    FIELDS,
+    KEY,
+    ORIGINS,
+    TIME_CANDIDATES,
+    WIN_COLUMNS,
+    WIN_TIME,
+    column_name,
+    jsonl_doc,
+    winevent_record,
+)
 
 CORRUPT = "_hunthub_corrupt_line"  # Spark's column for lines it cannot parse; not a key of any real log
 LINE_BITS = 40  # a line's position: file number << 40 | line number (a trillion lines a file)
@@ -35,6 +46,15 @@ HIGH_US = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 # fractional digits, Z or ±hh:mm): anything else (7 digits, /Date()/, US style) is left to Python.
 ISO = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
 NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # what float() reads, without its extras (1_000, inf)
+JSON_NUMBER = r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$"
+INTEGER = r"^-?(?:0|[1-9]\d*)$"
+# A number written as Python writes a float (repr) and as Java does (Double.toString, which is how Spark's JSON
+# reader gives a number token read into a text column): no exponent, no trailing zero but in X.0, at most 15
+# digits. Within those, the two agree: a decimal of 15 digits or fewer is the shortest that reads back.
+PLAIN_DECIMAL = r"^-?(?:0|[1-9]\d*)\.(?:0|\d*[1-9])$"
+ID_NUMBER = r"^-?\d{1,18}$"  # int() of Windows' EventID and RecordNumber as text, within BIGINT
+# Shapes of Windows events other than flat forwarder JSON (readers.windows_fields): the Python path reads them
+OTHER_WINDOWS_SHAPES = ("Event", "System", "winlog", "EventData", "UserData")
 SIMPLE = {"bigint": "bigint", "double": "double", "boolean": "boolean", "string": "string"}
 # An existing column's type a value of this kind goes into unchanged by records.coerce (Spark's cast agrees)
 SAFE_CASTS = {("bigint", "double"), ("bigint", "string"), ("boolean", "string")}
@@ -214,11 +234,91 @@ def _no_time_reason(time_field: str | None) -> str:
     return f"no timestamp (looked for {time_field or ', '.join(TIME_CANDIDATES)})"  # readers.timed's words
 
 
-def parsed_lines(spark, files, time_field: str | None, bom: bool = True):
-    """(frame, keys): a row per record line with its status - ok, no_time (quarantined: no time field), python
-    (Spark's parser refused it: json.loads says why), fallback (a time Python may read differently) - its event
-    time, and the value of each key in column k<i> (null where the key was the event's time: the Python path
-    moves it out of the fields)."""
+def as_text(schema):
+    """The schema with every value read as text, as readers._text keeps a Windows event's values: Spark then gives
+    a number's or true/false's text (Java's), and an object's or array's JSON text (which _unlike_python finds)."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    return StructType(
+        [StructField(f.name, as_text(f.dataType) if isinstance(f.dataType, StructType) else StringType())
+         for f in schema.fields]
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the format's reader takes from the keys before the rest are fields: the event time (the keys it may
+    come from, in the reader's order, and groups of keys that are one candidate) and, for Windows events, the
+    columns of readers.WIN_COLUMNS (each from the first of its keys an event has)."""
+
+    keys: list[Key]
+    time: list[Key]
+    groups: list[list[Key]]
+    columns: dict[str, list[Key]]
+
+
+def plan(fmt: str, schema, time_field: str | None) -> Plan:
+    """The reader's Plan for this schema; Fallback for what only the Python path reads (winevent: the shapes of
+    windows_fields other than flat forwarder JSON)."""
+    from pyspark.sql.types import StructType
+
+    if fmt != "winevent":
+        keys = schema_keys(schema)
+        return Plan(keys, *time_keys(keys, time_field), {})
+    for f in schema.fields:
+        if f.name in OTHER_WINDOWS_SHAPES and isinstance(f.dataType, StructType):
+            raise Fallback(f"{f.name} objects (a Windows event shape other than flat forwarder JSON)")
+    keys = schema_keys(as_text(schema))
+    by_key = {k.key: k for k in keys}
+    if time_field:
+        tkeys, groups = time_keys(keys, time_field)  # readers._windows_time_key asks readers.time_key
+    else:
+        tkeys, groups = [by_key[n] for n in WIN_TIME if n in by_key], []
+    columns = {c: [by_key[n] for n in names if n in by_key] for c, names in WIN_COLUMNS.items()}
+    if {k.key for k in tkeys} & {k.key for ks in columns.values() for k in ks}:
+        raise Fallback("the time field is one of the keys of Windows' own columns")
+    return Plan(keys, tkeys, groups, columns)
+
+
+def _unlike_python(v):
+    """Where a text value may differ from what the Python path keeps: the JSON text of an object or array (Python
+    has a dict or list, written with other spacing), or a number that Java writes otherwise than Python's repr
+    (an exponent, trailing zeros, more than 15 digits). A GUID's braces or an IPv6 address's brackets are text."""
+    from pyspark.sql import functions as F
+
+    digits = F.length(F.regexp_replace(v, "[-.]", ""))
+    number = v.rlike(JSON_NUMBER) & ~v.rlike(INTEGER) & ~(v.rlike(PLAIN_DECIMAL) & (digits <= 15))
+    container = (v.startswith('{"') & v.endswith("}")) | (v == "{}")
+    container = container | (v.startswith("[") & v.endswith("]") & F.json_array_length(v).isNotNull())
+    # text from '-' to '9' (digits, a sign) is all a number can start with: most values skip the regexes
+    return F.coalesce(F.when((v >= "-") & (v < ":"), number).otherwise(container), F.lit(False))
+
+
+def _json_text(text):
+    """json.dumps(text) of printable ASCII text (the caller checks that it is)."""
+    from pyspark.sql import functions as F
+
+    escaped = F.replace(F.replace(text, F.lit("\\"), F.lit("\\\\")), F.lit('"'), F.lit('\\"'))
+    return F.concat(F.lit('"'), escaped, F.lit('"'))
+
+
+def _isoformat(ts):
+    """datetime.isoformat() of a UTC time: microseconds only when there are some (the session's zone is UTC)."""
+    from pyspark.sql import functions as F
+
+    micros = F.unix_micros(ts) % 1_000_000
+    fraction = F.when(micros != 0, F.concat(F.lit("."), F.lpad(micros.cast("string"), 6, "0"))).otherwise("")
+    return F.concat(F.date_format(ts, "yyyy-MM-dd'T'HH:mm:ss"), fraction, F.lit("+00:00"))
+
+
+def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: str = "jsonl"):
+    """(frame, plan, lines, names): a row per record line with its status - ok; no_time (quarantined: no time
+    field); python (Python says why it is quarantined, or reads it, and then the whole input: Spark's parser
+    refused it, a Windows event without a time or a usable EventID); fallback (the whole input goes to Python: a
+    time Python may read differently, a value Python may keep differently) - its event time, and the value of
+    each key in column k<i> (null where the key was the event's time or a Windows column: the Python path moves
+    those out of the fields). Windows events also have each WIN_COLUMNS column (w_<column>), the key it came from
+    (c_<column>), and `_key`, the JSON text records.event_id hashes when the event has its own identity."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -228,48 +328,100 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True):
     # Spark infers from the files as spark.read.json would (the fastest way), unless a file starts with a
     # byte-order mark, which its JSON reader would take for a broken line, and miss that line's keys
     schema = infer_schema(spark, lines.where("utf8") if bom else [f.uri for f in files])
-    keys = schema_keys(schema)
-    tkeys, groups = time_keys(keys, time_field)
+    pl = plan(fmt, schema, time_field)
+    windows = fmt == "winevent"
+    if windows:
+        schema = as_text(schema)
+    keys, tkeys = pl.keys, pl.time
     full = StructType([f for f in schema.fields if f.name != CORRUPT] + [StructField(CORRUPT, StringType())])
     p = F.from_json("raw", full, JSON_OPTIONS)
     framed = lines.select("source", "line", "pos", "raw", "utf8", p.alias("p"))
-    p = F.col("p")
+    p = F.col("p")  # (each projection below refers to the parsed struct by name)
     # exactly one JSON object and nothing after it: from_json alone ignores what follows the first value
     whole = F.expr("json_array_length('[' || raw || ',0]')") == 2
     is_json = (
         F.col("utf8") & p.getField(CORRUPT).isNull() & F.ltrim("raw").startswith("{") & F.coalesce(whole, F.lit(False))
     )
+    # In three projections, each referring to the one before by name: Spark keeps a projection of its own where
+    # a costly expression is used more than once, instead of writing it out at each use (which grew the plan of
+    # a Windows event past the driver's memory)
     chosen = F.lit(None).cast("string")
     if tkeys:
         chosen = F.coalesce(*[F.when(_nonempty(_field(p, k), k.kind), F.lit(k.key)) for k in tkeys])
+    names_of = {}  # a Windows column -> the key each event's value comes from (the first it has)
+    for column, candidates in pl.columns.items():
+        found = [F.when(_field(p, k).isNotNull(), F.lit(k.key)) for k in candidates]
+        names_of[column] = F.coalesce(*found, F.lit(None)).cast("string")
+    framed = framed.select(
+        "source", "line", "pos", "raw", "utf8", "p", is_json.alias("is_json"), chosen.alias("chosen"),
+        *[name.alias(f"c_{column}") for column, name in names_of.items()],
+    )  # fmt: skip
+    chosen = F.col("chosen")
+
     when = ok = F.lit(None)
     for k in tkeys:
         ts, ts_ok = _event_time(_field(p, k), k.kind)
         when = F.when(chosen == k.key, ts) if k is tkeys[0] else when.when(chosen == k.key, ts)
         ok = F.when(chosen == k.key, ts_ok) if k is tkeys[0] else ok.when(chosen == k.key, ts_ok)
     ambiguous = F.lit(False)
-    for group in groups:
+    for group in pl.groups:
         n = sum(F.when(_nonempty(_field(p, k), k.kind), 1).otherwise(0) for k in group)
         ambiguous = ambiguous | (n > 1)
-    status = (
-        F.when(~is_json, "python")
-        .when(ambiguous, "fallback")
-        .when(chosen.isNull(), "no_time")
-        .when(~F.coalesce(ok, F.lit(False)), "fallback")
-        .otherwise("ok")
-    )
-    tnames = {k.key for k in tkeys}
+    unlike = F.lit(False)
+    for k in keys:
+        if k.kind == "string":
+            unlike = unlike | F.when(chosen == k.key, F.lit(False)).otherwise(_unlike_python(_field(p, k)))
+    taken = {k.key: chosen for k in tkeys}  # key -> the name of the key whose value each event moved out
+    wins = []
+    for column, candidates in pl.columns.items():
+        taken.update({k.key: F.col(f"c_{column}") for k in candidates})
+        value = F.coalesce(*[_field(p, k) for k in candidates], F.lit(None).cast("string"))
+        wins += [value.alias(f"w_{column}"), f"c_{column}"]
     values = []
     for i, k in enumerate(keys):
         v = _field(p, k)
-        if k.key in tnames:
-            v = F.when(chosen == k.key, F.lit(None)).otherwise(v)
+        if k.key in taken:
+            v = F.when(taken[k.key] == k.key, F.lit(None)).otherwise(v)
         values.append(v.alias(f"k{i}"))
-    frame = framed.select(
-        "source", "line", "pos", "raw", "utf8", status.alias("status"), when.cast("timestamp").alias(EVENT_TIME),
-        chosen.alias("chosen"), *values,
+    framed = framed.select(
+        "source", "line", "pos", "raw", "utf8", "is_json", "chosen", when.cast("timestamp").alias(EVENT_TIME),
+        F.coalesce(ok, F.lit(False)).alias("time_ok"), ambiguous.alias("ambiguous"), unlike.alias("unlike"), *wins,
+        *values,
     )  # fmt: skip
-    return parsed_once(frame), keys, lines, names
+
+    status = F.when(~F.col("is_json"), "python").when(F.col("ambiguous"), "fallback")
+    extra = []
+    if windows:
+        event_id, record_id = F.col("w_event_id"), F.col("w_record_id")
+        channel, computer = F.col("w_channel"), F.col("w_computer")
+        printable = r"^[\x20-\x7e]*$"
+        keyed = (channel != "") & (computer != "") & record_id.isNotNull()
+        key_text = F.concat(
+            F.lit('["key",'), _json_text(channel), F.lit(","), _json_text(computer), F.lit(","),
+            record_id.try_cast("bigint").cast("string"), F.lit(',"'), _isoformat(F.col(EVENT_TIME)), F.lit('"]'),
+        )  # fmt: skip
+        status = (
+            status.when(chosen.isNull(), "python")  # Python looks further (a path in the document) or says why
+            .when(~F.col("time_ok"), "fallback")
+            .when(event_id.isNull() | ~event_id.rlike(ID_NUMBER), "python")  # no EventID, or int() decides
+            .when(record_id.isNotNull() & ~record_id.rlike(ID_NUMBER), "python")
+            .when(keyed & ~(channel.rlike(printable) & computer.rlike(printable)), "fallback")  # json.dumps escapes
+        )
+        extra = [F.when(keyed, key_text).alias("_key")]
+        for column in ("event_id", "record_id"):
+            value = F.col(f"w_{column}")
+            extra.append(F.when(value.rlike(ID_NUMBER), value.try_cast("bigint")).alias(f"n_{column}"))
+    else:
+        status = status.when(chosen.isNull(), "no_time").when(~F.col("time_ok"), "fallback")
+    status = status.when(F.col("unlike"), "fallback").otherwise("ok")
+    frame = framed.select(
+        "source", "line", "pos", "raw", "utf8", status.alias("status"), EVENT_TIME, "chosen", *extra,
+        *[c for column in pl.columns for c in (f"w_{column}", f"c_{column}")], *[f"k{i}" for i in range(len(keys))],
+    )  # fmt: skip
+    if windows:  # the numbers under their columns' names
+        frame = frame.drop("w_event_id", "w_record_id")
+        frame = frame.withColumnsRenamed({"n_event_id": "w_event_id", "n_record_id": "w_record_id"})
+    return parsed_once(frame), pl, lines, names
 
 
 def parsed_once(frame):
@@ -282,14 +434,14 @@ def parsed_once(frame):
     return frame.select(F.explode(F.array(F.struct(*frame.columns))).alias("_row")).select("_row.*")
 
 
-def _python_entry(row, time_field):
+def _python_entry(row, time_field, fmt):
     """The Python path's entry for a line Spark refused: its own reason, or "ok" (then this input is Python's)."""
     if not row.utf8:
         return ("bad", row.source, row.line, row.raw, "not UTF-8 text (re-export as UTF-8)")
-    return parse_one("jsonl", None, row.source, row.line, row.raw, time_field)
+    return parse_one(fmt, None, row.source, row.line, row.raw, time_field)
 
 
-def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: list[str]):
+def survey(spark, frame, pl: Plan, time_field: str | None, lines, names: list[str], fmt: str = "jsonl"):
     """write.Survey of the input as the Python path would build it, plus the RDD of its bad entries (persisted:
     unpersist it when written). One pass over the input (a group per file and status), and one more for the
     unusable lines, if any (Python gives the reasons of those Spark's parser refused)."""
@@ -298,23 +450,21 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
 
     from hunthub.ingest.write import Survey, _reason_class
 
+    keys = pl.keys
     where = F.col("pos")
-    # grouped by date and chosen time key rather than collect_set of them: collect_set would take the whole
+    # grouped by date and chosen keys rather than collect_set of them: collect_set would take the whole
     # aggregation out of generated code (several times slower per key)
     aggs = [F.count("*").alias("count"), F.min(where).alias("first")]
-    for i, k in enumerate(keys):
+    for i in range(len(keys)):
         v = F.col(f"k{i}")
         aggs += [F.count(v).alias(f"n{i}"), F.min(F.when(v.isNotNull(), where)).alias(f"f{i}")]
-        if k.kind == "string":
-            # an object or array where other events have text: Spark gives its JSON text, Python its keys
-            aggs.append(F.count_if(v.startswith("{") | v.startswith("[")).alias(f"o{i}"))
+    aggs += [F.count(f"w_{c}").alias(f"w_{c}") for c in pl.columns]
     day = F.to_date(EVENT_TIME).alias("day")
-    groups = frame.groupBy("source", "status", day, "chosen").agg(*aggs).collect()
+    by = ["source", "status", day, "chosen", *[f"c_{c}" for c in pl.columns]]
+    groups = frame.groupBy(*by).agg(*aggs).collect()
     if any(r.status == "fallback" for r in groups):
-        raise Fallback("event times Spark does not read the way Python does (format or range)")
+        raise Fallback("event times or values Spark does not read the way Python does (format, range, numbers)")
     ok = [r for r in groups if r.status == "ok"]
-    if any(r[f"o{i}"] for r in ok for i, k in enumerate(keys) if k.kind == "string"):
-        raise Fallback("a key holds an object or array in some events and text in others")
     reason = _no_time_reason(time_field)
     bad, checked = spark.sparkContext.emptyRDD(), {}
     if any(r.status in ("python", "no_time") for r in groups):
@@ -324,12 +474,13 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
         unusable = frame.where(F.col("status").isin("python", "no_time"))
         unusable = unusable.select("source", "line", raw.alias("raw"), "utf8", "status")
         bad = unusable.rdd.map(
-            lambda r: _python_entry(r, time_field) if r.status == "python" else ("bad", r.source, r.line, r.raw, reason)
+            lambda r: _python_entry(r, time_field, fmt) if r.status == "python"
+            else ("bad", r.source, r.line, r.raw, reason)
         ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
         checked = bad.map(lambda e: (e[0], e[1], _reason_class(e[4]) if e[0] != "ok" else "")).countByValue()
     if any(status == "ok" for status, _, _ in checked):
         bad.unpersist()
-        raise Fallback("lines Spark's JSON reader refuses and json.loads reads")
+        raise Fallback("lines Spark's JSON reader refuses and Python reads")
 
     s = Survey(raw=False)
     for r in groups:
@@ -348,13 +499,19 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
     mask = (1 << LINE_BITS) - 1
     first = min(r.first for r in ok)
     first = (names[first >> LINE_BITS], first & mask)
+    s.columns = {EVENT_TIME: ("timestamp", (*first, 0))}
+    # a Windows event's own columns, as readers.winevent_record adds them: every one in every record, in order
+    for position, column in enumerate(pl.columns, 1):
+        kind = "bigint" if column in ("event_id", "record_id") else "string"
+        s.columns[column] = (kind if any(r[f"w_{column}"] for r in ok) else None, (*first, position))
+        if origins := {r[f"c_{column}"] for r in ok if r[f"c_{column}"] is not None}:
+            s.origins[column] = origins
     firsts_of = {}
     for i in range(len(keys)):
         seen = [r[f"f{i}"] for r in ok if r[f"n{i}"]]
         if seen:
             firsts_of[i] = ((names[min(seen) >> LINE_BITS], min(seen) & mask), sum(r[f"n{i}"] for r in ok))
-    positions = first_positions(spark, lines, {first} | {f for f, _ in firsts_of.values()}, time_field)
-    s.columns = {EVENT_TIME: ("timestamp", (*first, 0))}
+    positions = first_positions(spark, lines, {first} | {f for f, _ in firsts_of.values()}, time_field, fmt)
     for i, (seen, n) in firsts_of.items():
         # keys never seen outside the event time or quarantined lines are left out (no column), as in Python
         k = keys[i]
@@ -365,9 +522,10 @@ def survey(spark, frame, keys: list[Key], time_field: str | None, lines, names: 
     return s, bad
 
 
-def first_positions(spark, lines, firsts: set, time_field: str | None) -> dict:
+def first_positions(spark, lines, firsts: set, time_field: str | None, fmt: str = "jsonl") -> dict:
     """{(source, line): {key: position}} for the lines where keys were first seen, as write._survey numbers them
-    (event_time 0, then the fields in the order the line has them): new columns come in that order."""
+    (the reader's columns from 0, then the fields in the order the record has them): new columns come in that
+    order."""
     from functools import reduce
 
     from pyspark.sql import functions as F
@@ -375,8 +533,10 @@ def first_positions(spark, lines, firsts: set, time_field: str | None) -> dict:
     match = reduce(lambda a, b: a | b, [(F.col("source") == s) & (F.col("line") == n) for s, n in firsts])
     out = {}
     for r in lines.where(match).select("source", "line", "raw").collect():
-        fields = jsonl_doc(json.loads(r.raw), time_field)[FIELDS]
-        out[(r.source, r.line)] = {key: i for i, key in enumerate(fields, 1)}
+        doc = json.loads(r.raw)
+        record = winevent_record(doc, time_field) if fmt == "winevent" else jsonl_doc(doc, time_field)
+        start = sum(1 for name in record if name not in (FIELDS, ORIGINS, KEY))
+        out[(r.source, r.line)] = {key: i for i, key in enumerate(record[FIELDS], start)}
     return out
 
 
@@ -400,22 +560,23 @@ def _value(keys_here: list[int], kinds: list[str], spark_type: str):
     raise Fallback(f"{kind} values for a {spark_type} column (records.coerce decides each)")
 
 
-def typed_rows(frame, keys: list[Key], columns, time_col: str, mapping: dict):
-    """The table's rows of the good records, in the order of its columns, plus the partition date."""
+def typed_rows(frame, pl: Plan, columns, time_col: str, mapping: dict):
+    """The table's rows of the good records, in the order of its columns, plus the partition date and `pos`."""
     from pyspark.sql import functions as F
 
     from hunthub.ingest.readers import PARTITION, RAW
 
-    index = {k.key: i for i, k in enumerate(keys)}
+    index = {k.key: i for i, k in enumerate(pl.keys)}
     by_column: dict[str, list[int]] = {}
     for key, column in mapping.items():
         by_column.setdefault(column, []).append(index[key])
-    kinds = [k.kind for k in keys]
+    kinds = [k.kind for k in pl.keys]
     out = []
     for name, spark_type in columns:
         if name == "_record_id":
-            # readers' id of an event without a key of its own: sha256 of the raw line, 32 hex digits
-            col = F.substring(F.sha2("raw", 256), 1, 32)
+            # records.event_id: sha256 of the event's own key when it has one (Windows), else of the raw line
+            text = F.coalesce(F.col("_key"), F.col("raw")) if pl.columns else F.col("raw")
+            col = F.substring(F.sha2(text, 256), 1, 32)
         elif name == "_source_file":
             col = F.col("source")
         elif name == "_source_line":
@@ -426,6 +587,11 @@ def typed_rows(frame, keys: list[Key], columns, time_col: str, mapping: dict):
             if spark_type != "timestamp":
                 raise Fallback(f"the table's {time_col} is {spark_type}")
             col = F.col(EVENT_TIME)
+        elif name in pl.columns:
+            kind = "bigint" if name in ("event_id", "record_id") else "string"
+            if kind != spark_type and (kind, spark_type) not in SAFE_CASTS:
+                raise Fallback(f"the table's {name} is {spark_type}")
+            col = F.col(f"w_{name}").cast(spark_type)
         else:
             col = _value(by_column.get(name, []), kinds, spark_type)
         out.append(col.alias(name))
@@ -433,14 +599,20 @@ def typed_rows(frame, keys: list[Key], columns, time_col: str, mapping: dict):
     return frame.where(F.col("status") == "ok").select(*out)
 
 
-def first_copies(rows, lines):
-    """(rows without later copies of an event, duplicates found, what to unpersist): the copy kept is the first by
-    (file, line), as write._first keeps it. The id is a hash of the line, so copies are found in the text alone
-    (identical lines parse alike): a pass over the lines and a shuffle of their ids, and of the rows only when
-    there are copies."""
+def line_ids(lines):
+    """(_record_id, pos) of every line, for inputs whose ids are hashes of the line (JSON lines): copies are then
+    found in the text alone (identical lines parse alike), without parsing it."""
     from pyspark.sql import functions as F
 
-    ids = lines.select(F.substring(F.sha2("raw", 256), 1, 32).alias("_record_id"), "pos")
+    return lines.select(F.substring(F.sha2("raw", 256), 1, 32).alias("_record_id"), "pos")
+
+
+def first_copies(rows, ids):
+    """(rows without later copies of an event, duplicates found, what to unpersist): the copy kept is the first by
+    (file, line), as write._first keeps it. A pass over the ids (_record_id, pos) and a shuffle of them, and of the
+    rows only when there are copies."""
+    from pyspark.sql import functions as F
+
     dups = ids.groupBy("_record_id").agg(F.count("*").alias("_n"), F.min("pos").alias("_first")).where("_n > 1")
     dups = dups.select("_record_id", "_first").persist()
     n = dups.count()
@@ -465,13 +637,17 @@ def usable(files, heads, fmt: str = "jsonl") -> str | None:
 
 
 def ingest(spark, files, target, fmt: str, time_field=None, say=print, dedup: bool = True, heads=None, delimiter=","):
-    """write.write_entries' work for JSON lines files, in the JVM; Fallback when the Python path must read them.
-    `delimiter` is CSV's, unused here (batch.jvm_ingest calls every JVM reader alike)."""
-    if fmt != "jsonl":
-        raise Fallback(f"{fmt} is not read by Spark's JSON reader yet")
+    """write.write_entries' work for files of JSON lines (jsonl, winevent), in the JVM; Fallback when the Python
+    path must read them. `delimiter` is CSV's, unused here (batch.jvm_ingest calls every JVM reader alike)."""
     conf = spark.conf
     # case-sensitive: `Image` and `image` are two keys, as for json.loads; times without a zone are UTC
-    wanted = {"spark.sql.caseSensitive": "true", "spark.sql.session.timeZone": "UTC"}
+    # constraint propagation off: over a Windows event's filters and CASE WHENs it grew the plan past a 2 GB
+    # driver's memory (a filter on the status of 13 lines); its inferred filters have nothing to skip here
+    wanted = {
+        "spark.sql.caseSensitive": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.constraintPropagation.enabled": "false",
+    }
     saved = {k: conf.get(k, None) for k in wanted}
     for k, v in wanted.items():
         conf.set(k, v)
@@ -483,21 +659,20 @@ def ingest(spark, files, target, fmt: str, time_field=None, say=print, dedup: bo
 
 
 def _ingest(spark, files, target, fmt, time_field, say, dedup, heads):
-
     bom = heads is None or any(h and h[0].startswith("\ufeff") for h in heads)
-    frame, keys, lines, names = parsed_lines(spark, files, time_field, bom)
+    frame, pl, lines, names = parsed_lines(spark, files, time_field, bom, fmt)
     # not persisted: caching the parsed columns of every line cost three times more than parsing them again in
     # the few jobs that read them (1 GB small driver); in the batch JVM it measured within the noise (10^6 lines)
     bad = None
     try:
-        s, bad = survey(spark, frame, keys, time_field, lines, names)
-        return _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines)
+        s, bad = survey(spark, frame, pl, time_field, lines, names, fmt)
+        return _write(spark, frame, pl, s, bad, target, fmt, say, dedup, lines)
     finally:
         if bad is not None:
             bad.unpersist()
 
 
-def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
+def _write(spark, frame, pl, s, bad, target, fmt, say, dedup, lines):
     from hunthub.ingest.write import (
         Stats,
         _append,
@@ -512,7 +687,7 @@ def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
     stats.quarantined = s.counts["bad"]
     stats.files = {src: Counter(records=c["records"], quarantined=c["quarantined"]) for src, c in s.files.items()}
     existing, sources, time_col, mapping, columns, new = plan_table(spark, target, s, fmt)
-    rows = typed_rows(frame, keys, columns, time_col, mapping) if s.counts["ok"] else None  # Fallback: before writing
+    rows = typed_rows(frame, pl, columns, time_col, mapping) if s.counts["ok"] else None  # Fallback: before writing
     say(f"{target.table}: parsed {s.counts['ok']:,} records, {s.counts['bad']:,} unusable (Spark's JSON reader); "
         "writing ...")  # fmt: skip
     stats.new_columns = new if existing else []
@@ -520,7 +695,9 @@ def _write(spark, frame, keys, s, bad, target, fmt, say, dedup, lines):
         sources = updated_sources(sources, s, mapping, columns)
     if rows is not None:
         ok_by_file = {src: c["records"] - c["quarantined"] for src, c in s.files.items()}
-        kept, duplicates, dups = first_copies(rows, lines) if dedup else (rows, 0, None)
+        # Windows events are identified by their own key where they have one: the ids need the parsed rows
+        ids = rows.select("_record_id", "pos") if pl.columns else line_ids(lines)
+        kept, duplicates, dups = first_copies(rows, ids) if dedup else (rows, 0, None)
         try:
             if duplicates:
                 kept_by_file = Counter({r[0]: r[1] for r in kept.groupBy("_source_file").count().collect()})

@@ -137,3 +137,69 @@ def test_time_field_and_a_table_with_older_columns(spark, raw, target):
     one = _write(raw / "jvm" / "t1.jsonl", _lines({"seen": "2026-11-05T01:00:00Z", "n": 1, "s": "a"}))
     two = _write(raw / "jvm" / "t2.jsonl", _lines({"seen": "2026-11-05T02:00:00Z", "n": 2, "s": "b", "m": 1.5}))
     same_as_python(spark, target, "jvm_seen", [[str(one)], [str(two)]], time_field="seen")
+
+
+# --- Windows events in flat forwarder JSON (NXLog, Logstash, winlogbeat flattened) ---------------------------------
+
+W = "2026-11-04T10:{:02d}:{:02d}.{:03d}Z"
+LOGON = {"@timestamp": W.format(0, 0, 0), "EventTime": "2026-11-04 11:00:00", "Hostname": "DC-01.corp.example",
+         "EventID": 4624, "Channel": "Security", "SourceName": "Microsoft-Windows-Security-Auditing",
+         "RecordNumber": 1001, "TargetUserName": "svc_backup", "IpAddress": "203.0.113.50", "LogonType": "3",
+         "Keywords": -9214364837600034816, "Version": 2, "@version": "1", "ProcessGuid": "{8a1b-00}",
+         "port": 60737, "Opcode": "Info", "flag": True, "host": {"name": "dc-01", "ip": "10.0.0.5"}}  # fmt: skip
+WINDOWS = [
+    LOGON,
+    {**LOGON, "RecordNumber": 1002},  # differs only in its record number: another event
+    LOGON,  # an exact copy
+    {**LOGON, "Message": "A copy with a message"},  # the same key (channel, computer, record number, time): a copy
+    {**LOGON, "RecordNumber": "1004", "EventID": "1", "Channel": "Microsoft-Windows-Sysmon/Operational",
+     "Image": "C:\\Windows\\System32\\cmd.exe", "image": "a twin key", "ParentImage": "C:\\Windows\\explorer.exe",
+     "date": "a field named like a column", "Computer": "WS-7", "Message": "", "ratio": 0.25},
+    {"TimeCreated": W.format(1, 2, 3), "EventId": 4688, "MachineName": "WS-8", "LogName": "Security",
+     "ProviderName": "Microsoft-Windows-Security-Auditing", "NewProcessName": "C:\\x.exe", "Version": "2.0"},
+    {"@timestamp": W.format(2, 0, 0), "EventID": 4625, "Hostname": "DC-01.corp.example", "TargetUserName": None},
+    {"@timestamp": W.format(2, 0, 1), "EventID": 4625, "Hostname": "DC-01", "Channel": "", "RecordNumber": 9},
+]  # fmt: skip
+WINDOWS_BAD = [
+    '{"@timestamp": "2026-11-04T10:05:00Z", "Hostname": "x", "Channel": "Security"}',  # no EventID
+    '{"EventID": 4624, "Hostname": "x"}',  # no time
+    '{"@timestamp": "2026-11-04T10:05:01Z", "EventID": "four", "Channel": "Security"}',  # not a number
+    '{"@timestamp": "2026-11-04T10:05:02Z", "EventID": 1, "RecordNumber": "n/a"}',
+    '{"@timestamp": "2026-11-04T10:05:03Z", "EventID": 1, "cut": "off',
+]  # fmt: skip
+
+
+def test_windows_forwarder_json_as_the_python_path_reads_it(spark, raw, target):
+    first = _write(raw / "jvm" / "win1.json", _lines(*WINDOWS, *WINDOWS_BAD), newline="\r\n")
+    second = _write(raw / "jvm" / "win2.json", _lines(*WINDOWS[4:], {**LOGON, "RecordNumber": 1005}))
+    got = same_as_python(spark, target, "jvm_win", [[str(first)], [str(first), str(second)]], fmt="winevent")
+    assert got.unaccounted() == 0
+    assert (got.written, got.already_present, got.duplicates, got.quarantined) == (1, 6, 6, 5), _summary(got)
+
+
+def test_windows_time_field(spark, raw, target):
+    path = _write(
+        raw / "jvm" / "win_seen.json", _lines({**LOGON, "seen": "2026-11-05T01:00:00Z"}, {**LOGON, "seen": 1793606400})
+    )
+    same_as_python(spark, target, "jvm_win_seen", [[str(path)]], time_field="seen", fmt="winevent")
+
+
+@pytest.mark.parametrize(
+    "case, line",
+    [
+        ("nested", '{"Event": {"System": {"EventID": 1}}, "@timestamp": "2026-11-04T10:00:00Z"}'),
+        ("winlogbeat", '{"@timestamp": "2026-11-04T10:00:00Z", "winlog": {"event_id": 1, "channel": "Security"}}'),
+        ("event_data", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "EventData": {"User": "a"}}'),
+        ("properties", '{"TimeCreated": "2026-11-04T10:00:00Z", "Id": 1, "Properties": [{"Value": "a"}]}'),
+        ("float_id", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 4624.0}'),
+        ("exponent", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 1e21}'),
+        ("list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a", "b"]}'),
+        ("non_ascii_key", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Channel": "S", "Hostname": "Zürich", '
+         '"RecordNumber": 1}'),
+        ("xml_line", "<Event><System><EventID>1</EventID><TimeCreated SystemTime='2026-11-04T10:00:00Z'/></System>"
+         "</Event>"),
+    ],
+)  # fmt: skip
+def test_windows_events_python_may_read_differently_go_to_the_python_path(spark, raw, target, case, line):
+    path = _write(raw / "jvm" / f"win_{case}.json", [*_lines(*WINDOWS[:2]), line])
+    same_as_python(spark, target, f"jvm_win_{case}", [[str(path)]], jvm_taken=False, fmt="winevent")
