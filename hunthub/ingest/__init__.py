@@ -5,7 +5,7 @@
 - records: column types, coercion to a table's types, record ids, catalog DDL (pure Python)
 - write: entries -> new rows appended to the table, bad ones to its quarantine, the catalog updated
 - batch: files -> entries with Spark; stream: the same under Structured Streaming (landing dir or Kafka)
-- jvm: JSON lines parsed by Spark's own JSON reader with the Python path's exact results (off by default)
+- jvm: JSON lines and Windows forwarder JSON parsed by Spark's own JSON reader with the Python path's exact results
 - session: the SparkSession (analysts' cluster, app "hunthub-ingest"); command: the CLI
 """
 

@@ -1,19 +1,25 @@
-"""JSON lines parsed by Spark's own JSON reader (the JVM), not by Python, with the same results (issue 14).
+"""Lines of JSON parsed by Spark's own JSON reader (the JVM), not by Python, with the same results (issue 14).
 
-`hunthub ingest batch --format jsonl` takes this path (batch.ingest_files): 10^6 Suricata and Zeek JSON lines went
-in 1.6x as fast as through the Python path (parse -> write, every event through a Python worker as a dict), see
-benchmarks/README.md. Here the JVM does the work: spark.read.text (the lines; their numbers from the file blocks),
-Spark's JSON schema inference (case-sensitive, so `Image` and `image` are two keys), from_json, the event time, sha2
-of `_raw` for the record id, and the duplicate check. What stays in Python is what needs Python's exact answer and
-is rare: the reason of a line Spark's parser refuses (json.loads says why), the quarantine ids, and the positions of
-keys in the line where each was first seen (column order).
+`hunthub ingest batch` takes this path for `--format jsonl` and for `--format winevent` in the flat JSON that
+forwarders write (NXLog, Logstash, winlogbeat flattened: EventData at the top level); see batch.JVM_READERS and
+the figures in benchmarks/README.md. The JVM does the work: spark.read.text (the lines; their numbers from the file
+blocks), Spark's JSON schema inference (case-sensitive, so `Image` and `image` are two keys), from_json, the event
+time, sha2 for the record id, and the duplicate check. What stays in Python is what needs Python's exact answer and
+is rare: the reason of a line Spark's parser refuses (json.loads says why), the quarantine ids, and the positions
+of keys in the line where each was first seen (column order).
+
+Windows events are read as readers.winevent_record reads them: every value as text (readers._text), the columns
+of readers.WIN_COLUMNS each from the first of its keys an event has, and the record id from the event's own key
+(channel, computer, record number, time) where it has one, written as records.event_id writes it.
 
 Every guarantee of the Python path holds, because this path only takes an input it reads exactly as Python would.
 Anything it cannot decide the same way sends the whole input back to the Python path (`Fallback`, with the reason
 in the log line): a time Spark does not parse the way readers.parse_time does (an unusual format, out of range), a
 key Python would name differently (a literal "a.b" beside {"a": {"b": ...}}, two spellings of the time field), an
-object in one event where another has text, a number beyond BIGINT, an array of objects, a value the table's column
-type would need readers' coercion for, or a line Spark refuses that json.loads reads.
+object in one event where another has text, a number Java writes otherwise than Python (1e21), a number beyond
+BIGINT, an array of objects, a value the table's column type would need readers' coercion for, a line Spark
+refuses that Python reads, and Windows events in any shape but flat JSON (XML, arrays, nested winlogbeat, EventData
+objects) or with an EventID that only int() reads.
 """
 
 from __future__ import annotations
