@@ -290,6 +290,7 @@ def report(results: dict, args, complete: bool, git: dict, elapsed: float) -> Pa
                      f"{f['dedup_cost']:>+8.0%}" if "dedup_cost" in f else f"{'-':>8}"]  # fmt: skip
             print("".join(cells))
     out = ROOT / "benchmarks" / "results" / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(exist_ok=True)  # results/ is not in the repository
     doc = {"complete": complete, "master": args.master, "jvm_readers": not args.python_readers,
            "elapsed_seconds": elapsed, "cpus": os.cpu_count(), "load_at_end": os.getloadavg(), "bad_every": BAD_EVERY,
            "git": git, "results": results}  # fmt: skip

@@ -61,6 +61,7 @@ PLAIN_DECIMAL = r"^-?(?:0|[1-9]\d*)\.(?:0|\d*[1-9])$"
 ID_NUMBER = r"^-?\d{1,18}$"  # int() of Windows' EventID and RecordNumber as text, within BIGINT
 # Shapes of Windows events other than flat forwarder JSON (readers.windows_fields): the Python path reads them
 OTHER_WINDOWS_SHAPES = ("Event", "System", "winlog", "EventData", "UserData")
+TEXT_COLUMNS = ("computer", "channel", "provider", "message")  # of WIN_COLUMNS; event_id and record_id are numbers
 SIMPLE = {"bigint": "bigint", "double": "double", "boolean": "boolean", "string": "string"}
 # An existing column's type a value of this kind goes into unchanged by records.coerce (Spark's cast agrees)
 SAFE_CASTS = {("bigint", "double"), ("bigint", "string"), ("boolean", "string")}
@@ -373,10 +374,6 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: st
     for group in pl.groups:
         n = sum(F.when(_nonempty(_field(p, k), k.kind), 1).otherwise(0) for k in group)
         ambiguous = ambiguous | (n > 1)
-    unlike = F.lit(False)
-    for k in keys:
-        if k.kind == "string":
-            unlike = unlike | F.when(chosen == k.key, F.lit(False)).otherwise(_unlike_python(_field(p, k)))
     taken = {k.key: chosen for k in tkeys}  # key -> the name of the key whose value each event moved out
     wins = []
     for column, candidates in pl.columns.items():
@@ -391,8 +388,7 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: st
         values.append(v.alias(f"k{i}"))
     framed = framed.select(
         "source", "line", "pos", "raw", "utf8", "is_json", "chosen", when.cast("timestamp").alias(EVENT_TIME),
-        F.coalesce(ok, F.lit(False)).alias("time_ok"), ambiguous.alias("ambiguous"), unlike.alias("unlike"), *wins,
-        *values,
+        F.coalesce(ok, F.lit(False)).alias("time_ok"), ambiguous.alias("ambiguous"), *wins, *values,
     )  # fmt: skip
 
     status = F.when(~F.col("is_json"), "python").when(F.col("ambiguous"), "fallback")
@@ -419,7 +415,7 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: st
             extra.append(F.when(value.rlike(ID_NUMBER), value.try_cast("bigint")).alias(f"n_{column}"))
     else:
         status = status.when(chosen.isNull(), "no_time").when(~F.col("time_ok"), "fallback")
-    status = status.when(F.col("unlike"), "fallback").otherwise("ok")
+    status = status.otherwise("ok")
     frame = framed.select(
         "source", "line", "pos", "raw", "utf8", status.alias("status"), EVENT_TIME, "chosen", *extra,
         *[c for column in pl.columns for c in (f"w_{column}", f"c_{column}")], *[f"k{i}" for i in range(len(keys))],
@@ -461,16 +457,26 @@ def survey(spark, frame, pl: Plan, time_field: str | None, lines, names: list[st
     # grouped by date and chosen keys rather than collect_set of them: collect_set would take the whole
     # aggregation out of generated code (several times slower per key)
     aggs = [F.count("*").alias("count"), F.min(where).alias("first")]
-    for i in range(len(keys)):
+    for i, k in enumerate(keys):
         v = F.col(f"k{i}")
         aggs += [F.count(v).alias(f"n{i}"), F.min(F.when(v.isNotNull(), where)).alias(f"f{i}")]
+        if k.kind == "string":
+            aggs.append(F.count_if(_unlike_python(v)).alias(f"o{i}"))
     aggs += [F.count(f"w_{c}").alias(f"w_{c}") for c in pl.columns]
+    # an aggregate of its own per value checked: Spark compiles each alone, where one expression over every key
+    # outgrew the JVM's 64 KB method limit and ran uncompiled, at a third of the speed (measured)
+    aggs += [F.count_if(_unlike_python(F.col(f"w_{c}"))).alias(f"o_{c}") for c in pl.columns if c in TEXT_COLUMNS]
     day = F.to_date(EVENT_TIME).alias("day")
     by = ["source", "status", day, "chosen", *[f"c_{c}" for c in pl.columns]]
     groups = frame.groupBy(*by).agg(*aggs).collect()
     if any(r.status == "fallback" for r in groups):
-        raise Fallback("event times or values Spark does not read the way Python does (format, range, numbers)")
+        raise Fallback("event times Spark does not read the way Python does (format or range)")
     ok = [r for r in groups if r.status == "ok"]
+    checked_values = [f"o{i}" for i, k in enumerate(keys) if k.kind == "string"]
+    checked_values += [f"o_{c}" for c in pl.columns if c in TEXT_COLUMNS]
+    if any(r[o] for r in ok for o in checked_values):
+        raise Fallback("values Python keeps otherwise (an object or array where others have text, a number Java "
+                       "writes otherwise than Python)")  # fmt: skip
     reason = _no_time_reason(time_field)
     bad, checked = spark.sparkContext.emptyRDD(), {}
     if any(r.status in ("python", "no_time") for r in groups):
