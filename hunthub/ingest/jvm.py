@@ -322,7 +322,7 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: st
     """(frame, plan, lines, names): a row per record line with its status - ok; no_time (quarantined: no time
     field); python (Python says why it is quarantined, or reads it, and then the whole input: Spark's parser
     refused it, a Windows event without a time or a usable EventID); fallback (the whole input goes to Python: a
-    time Python may read differently, a value Python may keep differently) - its event time, and the value of
+    time Python may read differently; survey finds values Python keeps otherwise) - its event time, and the value of
     each key in column k<i> (null where the key was the event's time or a Windows column: the Python path moves
     those out of the fields). Windows events also have each WIN_COLUMNS column (w_<column>), the key it came from
     (c_<column>), and `_key`, the JSON text records.event_id hashes when the event has its own identity."""
@@ -350,8 +350,9 @@ def parsed_lines(spark, files, time_field: str | None, bom: bool = True, fmt: st
         F.col("utf8") & p.getField(CORRUPT).isNull() & F.ltrim("raw").startswith("{") & F.coalesce(whole, F.lit(False))
     )
     # In three projections, each referring to the one before by name: Spark keeps a projection of its own where
-    # a costly expression is used more than once, instead of writing it out at each use (which grew the plan of
-    # a Windows event past the driver's memory)
+    # a costly expression (the chosen time key, a Windows column's key) is used more than once, instead of
+    # writing it out at each use. (The driver running out of memory on Windows events was constraint
+    # propagation, turned off in ingest.)
     chosen = F.lit(None).cast("string")
     if tkeys:
         chosen = F.coalesce(*[F.when(_nonempty(_field(p, k), k.kind), F.lit(k.key)) for k in tkeys])
