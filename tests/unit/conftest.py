@@ -8,8 +8,11 @@ from hunthub.settings import HuntHub
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    """Unit tests see only the environment they set: no HUNTHUB_* or JupyterHub variables from the shell."""
+    """Unit tests see only the environment they set: no HUNTHUB_* or JupyterHub variables from the shell, but for
+    HUNTHUB_REAL_LOGS, which is the tests' own (where the public attack recordings are, tests/real_logs.py)."""
     for name in list(os.environ):
+        if name == "HUNTHUB_REAL_LOGS":
+            continue
         if name.startswith(("HUNTHUB_", "JUPYTERHUB_")) or name in {"YARN_CONF_DIR", "HADOOP_CONF_DIR"}:
             monkeypatch.delenv(name)
 
