@@ -58,6 +58,11 @@ INTEGER = r"^-?(?:0|[1-9]\d*)$"
 # reader gives a number token read into a text column): no exponent, no trailing zero but in X.0, at most 15
 # digits. Within those, the two agree: a decimal of 15 digits or fewer is the shortest that reads back.
 PLAIN_DECIMAL = r"^-?(?:0|[1-9]\d*)\.(?:0|\d*[1-9])$"
+# An array of printable-ASCII strings without quotes or backslashes, or of integers, as Spark's JSON reader
+# writes it into a text column (compact): json.dumps writes the same with ", " between items (_as_python), so
+# Logstash's `tags: ["..."]` on every event keeps an input in the JVM
+TEXT_ARRAY = r'^\[(?:"[ !#-\[\]-~]*"(?:,"[ !#-\[\]-~]*")*)?\]$'
+INTEGER_ARRAY = r"^\[-?(?:0|[1-9]\d{0,17})(?:,-?(?:0|[1-9]\d{0,17}))*\]$"
 ID_NUMBER = r"^-?\d{1,18}$"  # int() of Windows' EventID and RecordNumber as text, within BIGINT
 # Shapes of Windows events other than flat forwarder JSON (readers.windows_fields): the Python path reads them
 OTHER_WINDOWS_SHAPES = ("Event", "System", "winlog", "EventData", "UserData")
@@ -289,16 +294,28 @@ def plan(fmt: str, schema, time_field: str | None) -> Plan:
 
 def _unlike_python(v):
     """Where a text value may differ from what the Python path keeps: the JSON text of an object or array (Python
-    has a dict or list, written with other spacing), or a number that Java writes otherwise than Python's repr
-    (an exponent, trailing zeros, more than 15 digits). A GUID's braces or an IPv6 address's brackets are text."""
+    has a dict or list, written with other spacing) but for those _as_python rewrites, or a number that Java writes
+    otherwise than Python's repr (an exponent, trailing zeros, more than 15 digits). A GUID's braces or an IPv6
+    address's brackets are text."""
     from pyspark.sql import functions as F
 
     digits = F.length(F.regexp_replace(v, "[-.]", ""))
     number = v.rlike(JSON_NUMBER) & ~v.rlike(INTEGER) & ~(v.rlike(PLAIN_DECIMAL) & (digits <= 15))
     container = (v.startswith('{"') & v.endswith("}")) | (v == "{}")
-    container = container | (v.startswith("[") & v.endswith("]") & F.json_array_length(v).isNotNull())
+    array = v.startswith("[") & v.endswith("]") & F.json_array_length(v).isNotNull()
+    container = container | (array & ~v.rlike(TEXT_ARRAY) & ~v.rlike(INTEGER_ARRAY))
     # text from '-' to '9' (digits, a sign) is all a number can start with: most values skip the regexes
     return F.coalesce(F.when((v >= "-") & (v < ":"), number).otherwise(container), F.lit(False))
+
+
+def _as_python(v):
+    """A text value as the Python path keeps it: the arrays _unlike_python lets through with json.dumps's ", "
+    between items (no item holds a quote or a comma of its own: see TEXT_ARRAY), anything else as it is."""
+    from pyspark.sql import functions as F
+
+    texts = F.when(v.rlike(TEXT_ARRAY), F.replace(v, F.lit('","'), F.lit('", "')))
+    integers = F.when(v.rlike(INTEGER_ARRAY), F.replace(v, F.lit(","), F.lit(", ")))
+    return F.when(v.startswith("[") & v.endswith("]"), F.coalesce(texts, integers, v)).otherwise(v)
 
 
 def _json_text(text):
@@ -567,7 +584,7 @@ def _value(keys_here: list[int], kinds: list[str], spark_type: str):
     i = keys_here[0]
     kind = kinds[i]
     if kind == spark_type:
-        return F.col(f"k{i}")
+        return _as_python(F.col(f"k{i}")) if kind == "string" else F.col(f"k{i}")
     if (kind, spark_type) in SAFE_CASTS:
         return F.col(f"k{i}").cast(spark_type)
     raise Fallback(f"{kind} values for a {spark_type} column (records.coerce decides each)")
@@ -604,7 +621,7 @@ def typed_rows(frame, pl: Plan, columns, time_col: str, mapping: dict):
             kind = "bigint" if name in ("event_id", "record_id") else "string"
             if kind != spark_type and (kind, spark_type) not in SAFE_CASTS:
                 raise Fallback(f"the table's {name} is {spark_type}")
-            col = F.col(f"w_{name}").cast(spark_type)
+            col = (_as_python(F.col(f"w_{name}")) if kind == "string" else F.col(f"w_{name}")).cast(spark_type)
         else:
             col = _value(by_column.get(name, []), kinds, spark_type)
         out.append(col.alias(name))

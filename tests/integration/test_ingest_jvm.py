@@ -184,6 +184,18 @@ def test_windows_time_field(spark, raw, target):
     same_as_python(spark, target, "jvm_win_seen", [[str(path)]], time_field="seen", fmt="winevent")
 
 
+def test_logstash_tags_and_other_plain_arrays_stay_in_the_jvm(spark, raw, target):
+    """Logstash adds `tags: [...]` to every event it ships (59 of OTRF Security-Datasets' 112 host recordings):
+    arrays of plain text or of integers are written as json.dumps writes them, without sending the input to Python."""
+    events = [{**e, "tags": ["mordorDataset"]} for e in WINDOWS[:5]]
+    events += [{**LOGON, "RecordNumber": 2001, "tags": ["beats_input", "win 10, x64"], "Ports": [445, -1]},
+               {**LOGON, "RecordNumber": 2002, "tags": [], "Ports": "none"}]  # fmt: skip
+    path = _write(raw / "jvm" / "win_tags.json", _lines(*events))
+    same_as_python(spark, target, "jvm_win_tags", [[str(path)]], fmt="winevent")
+    mixed = _write(raw / "jvm" / "tags.jsonl", _lines(MIXED[0], {**MIXED[1], "ratio": "text", "tags": "one"}))
+    same_as_python(spark, target, "jvm_tags", [[str(mixed)]])  # `tags` text in one event, an array in the other
+
+
 @pytest.mark.parametrize(
     "case, line",
     [
@@ -193,7 +205,9 @@ def test_windows_time_field(spark, raw, target):
         ("properties", '{"TimeCreated": "2026-11-04T10:00:00Z", "Id": 1, "Properties": [{"Value": "a"}]}'),
         ("float_id", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 4624.0}'),
         ("exponent", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 1e21}'),
-        ("list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a", "b"]}'),
+        ("list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a, \\"b\\"", "c"]}'),
+        ("mixed_list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a", 1]}'),
+        ("nested_list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": [["a"], {"b": 1}]}'),
         ("non_ascii_key", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Channel": "S", "Hostname": "Zürich", '
          '"RecordNumber": 1}'),
         ("xml_line", "<Event><System><EventID>1</EventID><TimeCreated SystemTime='2026-11-04T10:00:00Z'/></System>"
