@@ -218,9 +218,7 @@ def plain(spark, fmt: str, path: Path, out: Path) -> float:
         spark.conf.unset("spark.sql.caseSensitive")
 
 
-JVM_READERS = (
-    True  # formats Spark's readers parse (batch.JVM_READERS) through them, as ingest does; --python-readers: Python
-)
+READERS = "auto"  # batch.ingest_files' `readers`, from --readers
 
 
 def hunthub_run(spark, s, fmt: str, path: Path, table: str, events: int, bad: int, dedup: bool = True) -> dict:
@@ -229,7 +227,7 @@ def hunthub_run(spark, s, fmt: str, path: Path, table: str, events: int, bad: in
 
     started = time.monotonic()
     stats = ingest_files(spark, [str(path)], fmt, Target(table, s.warehouse, s.catalog_path), TIME_FIELD.get(fmt),
-                         say=lambda _: None, dedup=dedup, jvm_readers=JVM_READERS)  # fmt: skip
+                         say=lambda _: None, dedup=dedup, readers=READERS)  # fmt: skip
     seconds = time.monotonic() - started
     ok = stats.records == events and stats.quarantined == bad and stats.written == events - bad
     if not ok or stats.unaccounted():
@@ -291,7 +289,7 @@ def report(results: dict, args, complete: bool, git: dict, elapsed: float) -> Pa
             print("".join(cells))
     out = ROOT / "benchmarks" / "results" / f"ingest-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)  # results/ is not in the repository
-    doc = {"complete": complete, "master": args.master, "jvm_readers": not args.python_readers,
+    doc = {"complete": complete, "master": args.master, "readers": args.readers,
            "elapsed_seconds": elapsed, "cpus": os.cpu_count(), "load_at_end": os.getloadavg(), "bad_every": BAD_EVERY,
            "git": git, "results": results}  # fmt: skip
     out.write_text(json.dumps(doc, indent=2) + "\n")
@@ -305,18 +303,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="100,000 events only (a smoke run, ~3 min)")
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"of {', '.join(FORMATS)}")
     parser.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
-    parser.add_argument(
-        "--python-readers",
-        action="store_true",
-        help="every format parsed by hunthub's Python readers (ingest's path before batch.JVM_READERS)",
-    )
+    parser.add_argument("--readers", default="auto", choices=("auto", "jvm", "python"),
+                        help="auto: as `hunthub ingest` chooses (batch.JVM_READERS, by size); jvm: Spark's readers "
+                        "wherever they can; python: hunthub's Python readers only")  # fmt: skip
     parser.add_argument("--costs-up-to", type=float, default=float("inf"), metavar="EVENTS",
                         help="the 1 %% bad lines and no-dedup runs (each as long as hunthub's) only up to this size; "
                         "default: every size")  # fmt: skip
     parser.add_argument("--dir", help="keep the generated files here and reuse them (default: a temp dir, removed)")
     args = parser.parse_args()
-    global JVM_READERS
-    JVM_READERS = not args.python_readers
+    global READERS
+    READERS = args.readers
     sizes = [100_000] if args.quick else [int(float(n)) for n in args.sizes.split(",")]
     formats = [f for f in args.formats.split(",") if f]
     if unknown := set(formats) - set(FORMATS):

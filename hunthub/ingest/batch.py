@@ -214,16 +214,25 @@ def parse_files(spark, files: list[InputFile], fmt: str, time_field: str | None 
     return sc.union(rdds)
 
 
-# Formats a JVM reader parses with the Python path's exact results (each module says how), and the module
-JVM_READERS = {"jsonl": jvm, "winevent": jvm}
+# Formats a JVM reader parses with the Python path's exact results (each module says how): the module, and the
+# input size from which it is the faster path. Under it the JVM path's fixed cost (a schema pass, a survey, and
+# planning expressions over every key, 10-30 s) outweighs what it saves an event (benchmarks/README.md, "Spark's
+# JSON reader or Python"); real recordings of attacks are mostly well under it.
+JVM_READERS = {"jsonl": (jvm, 128 * 2**20), "winevent": (jvm, 1024 * 2**20)}
+# "auto": a JVM reader where it pays; "jvm": wherever it can (tests comparing the two); "python": never
+READERS = ("auto", "jvm", "python")
 
 
-def jvm_ingest(spark, files: list[InputFile], target: Target, fmt: str, time_field, say, dedup,
-               delimiter=",") -> Stats | None:  # fmt: skip
-    """The ingest done by Spark's own readers (JVM_READERS), or None when the Python path must do it."""
-    reader = JVM_READERS[fmt]
+def jvm_ingest(spark, files: list[InputFile], target: Target, fmt: str, time_field, say, dedup, delimiter=",",
+               readers="auto") -> Stats | None:  # fmt: skip
+    """The ingest done by Spark's own readers (JVM_READERS), or None when the Python path must (or should) do it."""
+    reader, pays_from = JVM_READERS[fmt]
     heads = [head(spark.sparkContext, f) if f.uri.startswith("file:") else [] for f in files]
     reason = reader.usable(files, heads, fmt)
+    if reason is None and readers == "auto":
+        size = sum(Path(jvm.local_path(f.uri)).stat().st_size for f in files)
+        if size < pays_from:
+            reason = f"{size / 2**20:,.1f} MiB; Spark's reader is the faster from {pays_from / 2**20:,.0f} MiB"
     if reason is None:
         try:
             return reader.ingest(spark, files, target, fmt, time_field, say, dedup, heads, delimiter=delimiter)
@@ -242,16 +251,18 @@ def ingest_files(
     delimiter=",",
     say=print,
     dedup=True,
-    jvm_readers=True,
+    readers="auto",
 ) -> Stats:
-    """`jvm_readers`: the formats of JVM_READERS parsed by Spark's own readers, with the same results as the Python
-    path and faster (benchmarks/README.md); False only for tests and benchmarks that compare the two, as `dedup`
-    only for benchmarks/bench_ingest.py."""
+    """`readers` (READERS): whether the formats of JVM_READERS go through Spark's own readers, which give the Python
+    path's results; other than "auto" only for tests and benchmarks that compare the two, as `dedup` only for
+    benchmarks/bench_ingest.py."""
+    if readers not in READERS:
+        raise ValueError(f"readers={readers!r}: one of {READERS}")
     files = input_files(paths)
     say(f"{target.table}: reading {len(files)} file(s) as {fmt} with Spark ({spark.sparkContext.master})")
     with table_lock(target, say), hadoop_readable(files) as readable:
-        if fmt in JVM_READERS and jvm_readers:
-            stats = jvm_ingest(spark, readable, target, fmt, time_field, say, dedup, delimiter)
+        if fmt in JVM_READERS and readers != "python":
+            stats = jvm_ingest(spark, readable, target, fmt, time_field, say, dedup, delimiter, readers)
             if stats is not None:
                 return stats
         parsed = parse_files(spark, readable, fmt, time_field, delimiter)

@@ -176,7 +176,7 @@ def _event_time(value, kind: str):
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-def _local_path(file_path: str) -> str:
+def local_path(file_path: str) -> str:
     return unquote(urlparse(file_path).path)
 
 
@@ -186,7 +186,7 @@ def numbered_lines(spark, files):
     the lines of the file's earlier blocks (counted once, here) plus its place in its block."""
     from pyspark.sql import functions as F
 
-    sources = {_local_path(f.uri): f.source for f in files}
+    sources = {local_path(f.uri): f.source for f in files}
     text = spark.read.text([f.uri for f in files]).select(
         F.col("value").alias("raw"),
         F.col("_metadata.file_path").alias("file"),
@@ -197,7 +197,7 @@ def numbered_lines(spark, files):
     names = sorted(set(sources.values()))
     bases, before = [], Counter()
     for b in sorted(blocks, key=lambda b: (b.file, b.block)):
-        source = sources.get(_local_path(b.file))
+        source = sources.get(local_path(b.file))
         if source is None:
             raise Fallback(f"Spark read a file not asked for: {b.file}")
         bases.append((b.file, b.block, source, before[b.file] - b.first + 1, names.index(source) << LINE_BITS))

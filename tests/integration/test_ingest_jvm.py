@@ -81,7 +81,7 @@ def same_as_python(spark, target, name: str, runs: list[list[str]], time_field=N
     j, p = target(f"{name}_jvm"), target(f"{name}_py")
     for paths in runs:
         said = []
-        got = batch.ingest_files(spark, paths, fmt, j, time_field, delimiter, say=said.append, jvm_readers=True)
+        got = batch.ingest_files(spark, paths, fmt, j, time_field, delimiter, say=said.append, readers="jvm")
         want = _python_path(spark, paths, p, time_field, fmt, delimiter)
         took_python = any("parsing in Python" in line for line in said)
         assert took_python != jvm_taken, said
@@ -101,6 +101,19 @@ def test_json_lines_as_the_python_path_reads_them(spark, raw, target):
     second = _write(raw / "jvm" / "b.jsonl", _lines(*MIXED[3:], MIXED[1]))
     got = same_as_python(spark, target, "jvm_mixed", [[str(first)], [str(first), str(second)]])
     assert (got.already_present, got.duplicates, got.written) == (4, 3, 3), _summary(got)
+
+
+def test_inputs_under_the_size_where_spark_pays_go_the_python_path_and_say_so(spark, raw, target, monkeypatch):
+    path = _write(raw / "jvm" / "small.jsonl", _lines(*MIXED[:3]))
+    said = []
+    stats = batch.ingest_files(spark, [str(path)], "jsonl", target("jvm_small"), say=said.append)
+    assert stats.written == 3 and stats.unaccounted() == 0
+    assert any(m.startswith("jvm_small: parsing in Python (0.0 MiB; Spark's reader is the faster from 128 MiB)")
+               for m in said), said  # fmt: skip
+    monkeypatch.setitem(batch.JVM_READERS, "jsonl", (batch.JVM_READERS["jsonl"][0], path.stat().st_size))
+    said.clear()
+    stats = batch.ingest_files(spark, [str(path)], "jsonl", target("jvm_small_at_size"), say=said.append)
+    assert stats.written == 3 and not any("parsing in Python" in m for m in said), said
 
 
 def test_line_numbers_across_file_blocks(spark, raw, target):

@@ -22,6 +22,7 @@ import pytest
 from hunthub import catalog
 from hunthub.ingest import batch
 from tests.integration.kernel_client import Kernel
+from tests.integration.test_ingest_jvm import same_as_python
 from tests.real_logs import unzipped
 
 pytestmark = pytest.mark.integration
@@ -138,6 +139,13 @@ def test_two_events_that_differ_only_in_their_record_number_are_both_stored(inge
     assert (synthetic[1003]["image"], synthetic[1003][twin]) == ("C:\\Windows\\System32\\cmd.exe", "a twin key")
     xml = sorted((r["record_id"], r["ip_address"]) for r in rows if r["computer"] == "DC-02.corp.example")
     assert xml == [(7, "198.51.100.7"), (8, "198.51.100.8")]
+
+
+def test_spark_reader_gives_the_python_path_tables_on_the_recordings(spark, target, files):
+    """Spark's JSON reader (taken for inputs of a GiB and more) on the real recordings: the same rows, catalog,
+    and counts as the Python path, without falling back to it (Logstash's `tags` is on every event)."""
+    got = same_as_python(spark, target, "win_attacks_by_spark", [[str(f) for f in files[:2]]], fmt="winevent")
+    assert got.quarantined == 0 and got.written == sum(len(set(_lines(f))) for f in files[:2])
 
 
 def test_jsonl_keeps_the_colliding_keys_instead_of_quarantining(spark, target, files, spark_cluster):
