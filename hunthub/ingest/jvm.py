@@ -52,12 +52,11 @@ HIGH_US = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000
 # fractional digits, Z or ±hh:mm): anything else (7 digits, /Date()/, US style) is left to Python.
 ISO = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?$"
 NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # what float() reads, without its extras (1_000, inf)
-JSON_NUMBER = r"^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$"
-INTEGER = r"^-?(?:0|[1-9]\d*)$"
 # A number written as Python writes a float (repr) and as Java does (Double.toString, which is how Spark's JSON
 # reader gives a number token read into a text column): no exponent, no trailing zero but in X.0, at most 15
 # digits. Within those, the two agree: a decimal of 15 digits or fewer is the shortest that reads back.
 PLAIN_DECIMAL = r"^-?(?:0|[1-9]\d*)\.(?:0|\d*[1-9])$"
+JAVA_EXPONENT = r"^-?[1-9]\.\d+E-?\d+$"  # how Double.toString writes what is under 10^-3 or from 10^7
 # An array of printable-ASCII strings without quotes or backslashes, or of integers, as Spark's JSON reader
 # writes it into a text column (compact): json.dumps writes the same with ", " between items (_as_python), so
 # Logstash's `tags: ["..."]` on every event keeps an input in the JVM
@@ -294,13 +293,14 @@ def plan(fmt: str, schema, time_field: str | None) -> Plan:
 
 def _unlike_python(v):
     """Where a text value may differ from what the Python path keeps: the JSON text of an object or array (Python
-    has a dict or list, written with other spacing) but for those _as_python rewrites, or a number that Java writes
-    otherwise than Python's repr (an exponent, trailing zeros, more than 15 digits). A GUID's braces or an IPv6
-    address's brackets are text."""
+    has a dict or list, written with other spacing) but for those _as_python rewrites, or a number token as Java
+    writes it (Double.toString) where Python's repr differs: an exponent, or more than 15 digits. Text Java never
+    writes for a number ("0.000000" in a Sysmon registry event, "1.50", "1e5") was a string in the event, which both
+    paths keep as it is. A GUID's braces or an IPv6 address's brackets are text."""
     from pyspark.sql import functions as F
 
     digits = F.length(F.regexp_replace(v, "[-.]", ""))
-    number = v.rlike(JSON_NUMBER) & ~v.rlike(INTEGER) & ~(v.rlike(PLAIN_DECIMAL) & (digits <= 15))
+    number = v.rlike(JAVA_EXPONENT) | (v.rlike(PLAIN_DECIMAL) & (digits > 15))
     container = (v.startswith('{"') & v.endswith("}")) | (v == "{}")
     array = v.startswith("[") & v.endswith("]") & F.json_array_length(v).isNotNull()
     container = container | (array & ~v.rlike(TEXT_ARRAY) & ~v.rlike(INTEGER_ARRAY))

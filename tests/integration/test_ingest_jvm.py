@@ -197,12 +197,15 @@ def test_windows_time_field(spark, raw, target):
     same_as_python(spark, target, "jvm_win_seen", [[str(path)]], time_field="seen", fmt="winevent")
 
 
-def test_logstash_tags_and_other_plain_arrays_stay_in_the_jvm(spark, raw, target):
+def test_logstash_tags_plain_arrays_and_number_like_text_stay_in_the_jvm(spark, raw, target):
     """Logstash adds `tags: [...]` to every event it ships (59 of OTRF Security-Datasets' 112 host recordings):
-    arrays of plain text or of integers are written as json.dumps writes them, without sending the input to Python."""
+    arrays of plain text or of integers are written as json.dumps writes them, without sending the input to Python;
+    so is text that looks like a number Java would not write (a Sysmon registry value "0.000000")."""
     events = [{**e, "tags": ["mordorDataset"]} for e in WINDOWS[:5]]
     events += [{**LOGON, "RecordNumber": 2001, "tags": ["beats_input", "win 10, x64"], "Ports": [445, -1]},
-               {**LOGON, "RecordNumber": 2002, "tags": [], "Ports": "none"}]  # fmt: skip
+               {**LOGON, "RecordNumber": 2002, "tags": [], "Ports": "none"},
+               # text that Java never writes for a number: it was text in the event (Sysmon 13's registry value)
+               {**LOGON, "RecordNumber": 2003, "Details": "0.000000", "Scale": "1.50", "Exp": "1e5"}]  # fmt: skip
     path = _write(raw / "jvm" / "win_tags.json", _lines(*events))
     same_as_python(spark, target, "jvm_win_tags", [[str(path)]], fmt="winevent")
     mixed = _write(raw / "jvm" / "tags.jsonl", _lines(MIXED[0], {**MIXED[1], "ratio": "text", "tags": "one"}))
@@ -218,6 +221,8 @@ def test_logstash_tags_and_other_plain_arrays_stay_in_the_jvm(spark, raw, target
         ("properties", '{"TimeCreated": "2026-11-04T10:00:00Z", "Id": 1, "Properties": [{"Value": "a"}]}'),
         ("float_id", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 4624.0}'),
         ("exponent", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 1e21}'),
+        ("small", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 0.0001}'),  # Java: 1.0E-4
+        ("long_decimal", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 0.12345678901234567}'),
         ("list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a, \\"b\\"", "c"]}'),
         ("mixed_list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a", 1]}'),
         ("nested_list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": [["a"], {"b": 1}]}'),
