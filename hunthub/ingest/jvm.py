@@ -25,6 +25,7 @@ objects) or with an EventID that only int() reads.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,21 +292,35 @@ def plan(fmt: str, schema, time_field: str | None) -> Plan:
     return Plan(keys, tkeys, groups, columns)
 
 
-def _unlike_python(v):
-    """Where a text value may differ from what the Python path keeps: the JSON text of an object or array (Python
-    has a dict or list, written with other spacing) but for those _as_python rewrites, or a number token as Java
-    writes it (Double.toString) where Python's repr differs: an exponent, or more than 15 digits. Text Java never
-    writes for a number ("0.000000" in a Sysmon registry event, "1.50", "1e5") was a string in the event, which both
-    paths keep as it is. A GUID's braces or an IPv6 address's brackets are text."""
+def _unlike_python(v, raw=None, leaf: str | None = None):
+    """Where a text value may differ from what the Python path keeps. Spark's reader gives a string token and the
+    same JSON written as an object or array token the same text, so where the line itself (`raw`) does not tell
+    which key `leaf` held, the value is unlike:
+    - the JSON text of an object or array token (Python has a dict or list, written with other spacing), but for
+      the plain arrays _as_python rewrites, which must be array tokens (Logstash's `tags`);
+    - a number token as Java writes it (Double.toString) where Python's repr differs: an exponent, or more than
+      15 digits. Text Java never writes for a number ("0.000000" in a Sysmon registry event, "1.50", "1e5") was a
+      string in the event, which both paths keep as it is.
+    A GUID's braces or an IPv6 address's brackets are text. Values of an object's JSON text in a string token
+    (Sysmon 13's registry Details) are like Python's: both keep the string."""
     from pyspark.sql import functions as F
 
     digits = F.length(F.regexp_replace(v, "[-.]", ""))
     number = v.rlike(JAVA_EXPONENT) | (v.rlike(PLAIN_DECIMAL) & (digits > 15))
-    container = (v.startswith('{"') & v.endswith("}")) | (v == "{}")
     array = v.startswith("[") & v.endswith("]") & F.json_array_length(v).isNotNull()
-    container = container | (array & ~v.rlike(TEXT_ARRAY) & ~v.rlike(INTEGER_ARRAY))
+    plain = array & (v.rlike(TEXT_ARRAY) | v.rlike(INTEGER_ARRAY))
+    container = (v.startswith('{"') & v.endswith("}")) | (v == "{}") | (array & ~plain)
+    if raw is None or not re.fullmatch(r"[ !#-\[\]-~]+", leaf or ""):  # printable ASCII but for " and \
+        unlike = plain | container
+    else:
+        # the key as it is in the line: JSON may write a key's letters as \uXXXX, so any such escape leaves it open
+        escaped = raw.rlike(r"(?<!\\)(?:\\\\)*\\u[0-9a-fA-F]{4}")
+        named = f'"\\Q{leaf}\\E"\\s*:'
+        token = raw.rlike(named + r"\s*[\[{]")  # some key of this name holds an object or array in this line
+        once = F.regexp_count(raw, F.lit(named)) == 1
+        unlike = F.when(plain, escaped | ~token | ~once).when(container, escaped | token).otherwise(False)
     # text from '-' to '9' (digits, a sign) is all a number can start with: most values skip the regexes
-    return F.coalesce(F.when((v >= "-") & (v < ":"), number).otherwise(container), F.lit(False))
+    return F.coalesce(F.when((v >= "-") & (v < ":"), number).otherwise(unlike), F.lit(False))
 
 
 def _as_python(v):
@@ -479,7 +494,7 @@ def survey(spark, frame, pl: Plan, time_field: str | None, lines, names: list[st
         v = F.col(f"k{i}")
         aggs += [F.count(v).alias(f"n{i}"), F.min(F.when(v.isNotNull(), where)).alias(f"f{i}")]
         if k.kind == "string":
-            aggs.append(F.count_if(_unlike_python(v)).alias(f"o{i}"))
+            aggs.append(F.count_if(_unlike_python(v, F.col("raw"), k.path[-1])).alias(f"o{i}"))
     aggs += [F.count(f"w_{c}").alias(f"w_{c}") for c in pl.columns]
     # an aggregate of its own per value checked: Spark compiles each alone, where one expression over every key
     # outgrew the JVM's 64 KB method limit and ran uncompiled, at a third of the speed (measured)

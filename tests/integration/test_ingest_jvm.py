@@ -205,7 +205,10 @@ def test_logstash_tags_plain_arrays_and_number_like_text_stay_in_the_jvm(spark, 
     events += [{**LOGON, "RecordNumber": 2001, "tags": ["beats_input", "win 10, x64"], "Ports": [445, -1]},
                {**LOGON, "RecordNumber": 2002, "tags": [], "Ports": "none"},
                # text that Java never writes for a number: it was text in the event (Sysmon 13's registry value)
-               {**LOGON, "RecordNumber": 2003, "Details": "0.000000", "Scale": "1.50", "Exp": "1e5"}]  # fmt: skip
+               {**LOGON, "RecordNumber": 2003, "Details": "0.000000", "Scale": "1.50", "Exp": "1e5"},
+               # an object's JSON in a string (Sysmon 13: a registry value), and an object token under another name
+               {**LOGON, "RecordNumber": 2004, "Details": '{"id":"ms-browser-extension://x","n":[1,2]}',
+                "host": {"Details": "nested, not the key above"}}]  # fmt: skip
     path = _write(raw / "jvm" / "win_tags.json", _lines(*events))
     same_as_python(spark, target, "jvm_win_tags", [[str(path)]], fmt="winevent")
     mixed = _write(raw / "jvm" / "tags.jsonl", _lines(MIXED[0], {**MIXED[1], "ratio": "text", "tags": "one"}))
@@ -221,6 +224,10 @@ def test_logstash_tags_plain_arrays_and_number_like_text_stay_in_the_jvm(spark, 
         ("properties", '{"TimeCreated": "2026-11-04T10:00:00Z", "Id": 1, "Properties": [{"Value": "a"}]}'),
         ("float_id", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 4624.0}'),
         ("exponent", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 1e21}'),
+        # text here, an object token in the events before it: their `host` is its JSON text, spaced otherwise
+        ("object_or_text", json.dumps({"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "host": "text"})),
+        ("array_text", json.dumps({"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Note": '["a","b"]'})),
+        ("unicode_escape", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "tags": ["a"], "x": "\\u0041"}'),
         ("small", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 0.0001}'),  # Java: 1.0E-4
         ("long_decimal", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Size": 0.12345678901234567}'),
         ("list", '{"@timestamp": "2026-11-04T10:00:00Z", "EventID": 1, "Tags": ["a, \\"b\\"", "c"]}'),
