@@ -216,7 +216,7 @@ def parse_files(spark, files: list[InputFile], fmt: str, time_field: str | None 
 
 # Formats a JVM reader parses with the Python path's exact results (each module says how): the module, and the
 # input size from which it is the faster path. Under it the JVM path's fixed cost (a schema pass, a survey, and
-# planning expressions over every key, 10-30 s) outweighs what it saves an event (benchmarks/README.md, "Spark's
+# planning expressions over every key, 10-45 s) outweighs what it saves an event (benchmarks/README.md, "Spark's
 # JSON reader or Python"); real recordings of attacks are mostly well under it.
 JVM_READERS = {"jsonl": (jvm, 128 * 2**20), "winevent": (jvm, 1024 * 2**20)}
 # "auto": a JVM reader where it pays; "jvm": wherever it can (tests comparing the two); "python": never

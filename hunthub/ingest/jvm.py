@@ -325,7 +325,8 @@ def _unlike_python(v, raw=None, leaf: str | None = None):
 
 def _as_python(v):
     """A text value as the Python path keeps it: the arrays _unlike_python lets through with json.dumps's ", "
-    between items (no item holds a quote or a comma of its own: see TEXT_ARRAY), anything else as it is."""
+    between items (no item holds a quote, so '","' is only ever between two: see TEXT_ARRAY), anything else as
+    it is."""
     from pyspark.sql import functions as F
 
     texts = F.when(v.rlike(TEXT_ARRAY), F.replace(v, F.lit('","'), F.lit('", "')))
@@ -636,7 +637,7 @@ def typed_rows(frame, pl: Plan, columns, time_col: str, mapping: dict):
             kind = "bigint" if name in ("event_id", "record_id") else "string"
             if kind != spark_type and (kind, spark_type) not in SAFE_CASTS:
                 raise Fallback(f"the table's {name} is {spark_type}")
-            col = (_as_python(F.col(f"w_{name}")) if kind == "string" else F.col(f"w_{name}")).cast(spark_type)
+            col = F.col(f"w_{name}").cast(spark_type)  # an array here sent the input to Python (survey)
         else:
             col = _value(by_column.get(name, []), kinds, spark_type)
         out.append(col.alias(name))
