@@ -756,8 +756,9 @@ class HuntHub(Configurable):
         help="""Keep one pre-started Spark driver ready in each analyst's server, which the next PySpark kernel
         adopts: its first query answers in seconds instead of waiting for a driver start. Only for analysts whose
         earlier kernels used Spark, only while they have no live session, and started `warm_driver_delay` s after
-        their server. While waiting it holds no executor cores (with dynamic_allocation) and about 300 MB of
-        memory. Env: HUNTHUB_WARM_DRIVER (0 to disable)."""
+        their server. While waiting it holds no executor cores (with dynamic_allocation) and memory: 469 MB PSS
+        for its Python host and JVM on the embedded default (benchmarks/bench_many_analysts.py), a bare driver JVM
+        about 290 MB (benchmarks/bench_driver_jvm.py). Env: HUNTHUB_WARM_DRIVER (0 to disable)."""
     ).tag(config=True)
 
     @default("warm_driver")

@@ -18,9 +18,9 @@ from tests.integration.waiting import app, wait_for
 
 pytestmark = pytest.mark.integration
 
-# seconds; hunthub's defaults are 30 and 120. An idle executor holding shuffle files of a past query (any
-# aggregation) stays until the shuffle timeout unless the session lets go of that shuffle first; with a shuffle
-# timeout far beyond the wait below, only that can give the cores back in time.
+# seconds; hunthub's defaults are 30 (executor_idle_timeout) and 60 (shuffle_idle_timeout). An idle executor holding
+# shuffle files of a past query (any aggregation) stays until the shuffle timeout unless the session lets go of that
+# shuffle first; with a shuffle timeout far beyond the wait below, only that can give the cores back in time.
 IDLE_TIMEOUT, SHUFFLE_TIMEOUT = 10, 900
 
 

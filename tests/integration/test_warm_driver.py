@@ -54,8 +54,9 @@ def test_kernel_adopts_the_warm_driver_and_both_go_away_together(spark_cluster, 
     offer = json.loads(ready.read_text())
     assert ready.stat().st_mode & 0o777 == 0o600  # it holds the key to the driver JVM
     assert "warm1" in app_names(spark_cluster)
-    # waiting for a kernel, it holds no executor, no cores: with dynamic allocation, the executor its warm-up
-    # asked for leaves within the executor idle timeout (on a loaded host it may still be there at first)
+    # waiting for a kernel, it holds no executor, no cores: on a cluster master its warm-up only plans queries and
+    # runs no job (kernels/warm_driver.py), so with dynamic allocation (no initial executors) it asks for none; the
+    # wait allows for cores seen held at first on a loaded host (6892d28)
     deadline = time.monotonic() + 90
     while cores_held(spark_cluster, "warm1") and time.monotonic() < deadline:
         time.sleep(1)
