@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+from hunthub import atomic_file, locks
 
 TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
@@ -99,17 +100,17 @@ def save(path: str | os.PathLike, tables: dict[str, Table]) -> None:
             for n, t in tables.items()
         },
     }
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".catalog-")
-    with os.fdopen(fd, "w") as f:
-        json.dump(body, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, p)
+    # 0644: kernels read it under the analysts' own accounts.
+    atomic_file.write_json(p, body, mode=0o644, indent=2, sort_keys=True)
 
 
 def register(path: str | os.PathLike, table: Table) -> None:
     if not TABLE_NAME.fullmatch(table.name):
         raise CatalogError(f"table name {table.name!r} is not a valid SQL identifier")
-    tables = load(path)
-    tables[table.name] = table
-    save(path, tables)
+    p = Path(path)
+    # load, change, save as one step: two ingests into different tables finishing together would otherwise each
+    # write back the catalog they loaded, and the later one would drop the other's table
+    with locks.exclusive(p.parent / f".{p.name}.lock", "", say=lambda _: None):
+        tables = load(p)
+        tables[table.name] = table
+        save(p, tables)

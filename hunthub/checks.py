@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,6 +212,25 @@ def check_tls(s) -> Check:
         return Check("HTTPS", True, f"plain HTTP on {s.ip}:{s.port}{behind}")
     kind = "self-signed trial certificate" if s.ssl_self_signed and not s.ssl_cert else "certificate"
     return Check("HTTPS", True, f"{kind} {served[0]}")
+
+
+def check_public_url(s) -> Check:
+    """A warning, not a refusal: a hub on every interface is meant for other machines, but a public_url left to
+    its default then names localhost, which on an analyst's machine is their own computer."""
+    host = urllib.parse.urlparse(s.public_url).hostname
+    if s.ip not in ("", "0.0.0.0", "::") or host not in ("localhost", "127.0.0.1", "::1"):  # noqa: S104 - compared
+        return Check("Public URL", True, f"analysts use {s.public_url}")
+    # the provider sends each login back to the callback: on another machine, localhost answers nothing
+    oauth = not s.demo and s.auth in ("oidc", "github", "google")
+    made = "the OAuth callback and the links" if oauth else "the links"
+    return Check(
+        "Public URL", True,
+        f"{s.public_url}, but the hub listens on every interface: {made} made from it say localhost, and on an "
+        "analyst's machine that is their own computer" + (", so they cannot log in" if oauth else ""),
+        "Set HuntHub.public_url to the address analysts use, e.g. https://hunt.soc.example/"
+        + (" (and register its hub/oauth_callback with the provider)." if oauth else "."),
+        warning=True,
+    )  # fmt: skip
 
 
 def check_login(s) -> Check:

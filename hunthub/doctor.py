@@ -157,6 +157,7 @@ def doctor(s: HuntHub) -> int:
         results += checks.check_ports(required_ports(s))
     results += [checks.check_state_dir(s.state), check_cluster(s, running), check_catalog(s), checks.check_login(s)]
     results.append(checks.check_tls(s))
+    results.append(checks.check_public_url(s))
     results.append(check_executor_accounts(s))
     results.append(checks.check_graphistry(s))
     if s.spawner == "docker":

@@ -182,8 +182,10 @@ class HuntHub(Configurable):
         help="""The address analysts' browsers use, e.g. https://hunt.soc.example/: the OAuth callback, the links
         in the banner and in the admin's pages are made from it, and session cookies are Secure when it is https.
         Behind a reverse proxy that terminates TLS, set this to the proxy's address (the hub itself then listens
-        on `ip`:`port`, loopback by default). Default: from ip, port and whether the hub serves TLS. Only the
-        root path (/) is supported. Env: HUNTHUB_PUBLIC_URL.""",
+        on `ip`:`port`, loopback by default). Default: from ip, port and whether the hub serves TLS, with
+        localhost for a loopback or every-interface ip (0.0.0.0): set it whenever analysts' browsers are on other
+        machines (`hunthub up` and `hunthub doctor` warn). Only the root path (/) is supported. Env:
+        HUNTHUB_PUBLIC_URL.""",
     ).tag(config=True)
 
     @default("public_url")

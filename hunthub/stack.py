@@ -66,6 +66,7 @@ def preflight(s: HuntHub, ports: dict[str, tuple[str, int]] | None = None) -> No
     results += [checks.check_proxy(s.proxy_command), *checks.check_ports(required_ports(s) if ports is None else ports)]
     results.append(checks.check_login(s))
     results.append(checks.check_tls(s))
+    results.append(checks.check_public_url(s))
     if s.spawner == "docker":
         results.append(checks.check_docker(s))
     failed = [c for c in results if not c.ok]

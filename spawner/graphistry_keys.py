@@ -1,6 +1,7 @@
 """Hand each analyst the Graphistry key they upload with: their own if the admin gave them one, else the
 organisation's. The key lands in a 0600 file in the analyst's home (never in the environment, which shows up
-in process listings and crash reports); kernels find it through HUNTHUB_GRAPHISTRY_CREDENTIALS.
+in process listings and crash reports); the spawner tells kernels its path in the kernel contract's
+`graphistry_credentials` field (HUNTHUB_KERNEL_GRAPHISTRY_CREDENTIALS, hunthub.kernel_env).
 
 The file is written by a child running as the analyst (`python -m hunthub.spawner.graphistry_keys HOME`, key on
 stdin), never by root: root writing into a directory the analyst controls could be sent through a symlink."""

@@ -1,6 +1,7 @@
 """The dataset catalog every kernel reads at start."""
 
 import json
+import multiprocessing
 import stat
 
 import pytest
@@ -24,6 +25,21 @@ def test_saved_catalog_is_readable_by_analysts_accounts(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) & 0o004
     # written atomically: no temporary file left beside it
     assert [p.name for p in tmp_path.iterdir()] == ["catalog.json"]
+
+
+def test_a_failed_save_keeps_the_old_catalog_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """Through hunthub.atomic_file: a save that fails at the rename cleans up after itself."""
+    path = tmp_path / "catalog.json"
+    catalog.save(path, {"auth_events": AUTH})
+
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", refuse)
+    with pytest.raises(OSError):
+        catalog.save(path, {"dns": DNS})
+    assert [p.name for p in tmp_path.iterdir()] == ["catalog.json"]
+    assert catalog.load(path) == {"auth_events": AUTH}
 
 
 def test_missing_catalog_is_empty(tmp_path):
@@ -108,3 +124,21 @@ def test_local_path_decodes_file_uris_and_ignores_remote_ones(tmp_path):
     folder = tmp_path / "soc data"  # as_uri() percent-encodes the space
     assert catalog.local_path(folder.as_uri()) == folder
     assert catalog.local_path("hdfs://namenode:8020/warehouse") is None
+
+
+def _register_many(path: str, prefix: str, n: int) -> None:
+    for i in range(n):
+        catalog.register(path, Table(f"{prefix}_{i}", "parquet", f"{prefix}_{i}"))
+
+
+def test_ingests_into_different_tables_at_once_lose_no_table(tmp_path):
+    # two `hunthub ingest` processes finishing together, each registering its tables
+    path = str(tmp_path / "catalog.json")
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_register_many, args=(path, prefix, 40)) for prefix in ("zeek", "win")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert set(catalog.load(path)) == {f"{p}_{i}" for p in ("zeek", "win") for i in range(40)}

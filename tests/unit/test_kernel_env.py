@@ -1,6 +1,8 @@
 """The hub→kernel contract (hunthub.kernel_env): what the hub builds is what a kernel reads back."""
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,25 @@ def test_the_kernel_channel_has_names_of_its_own():
     assert all(
         v.startswith(kernel_env.PREFIX) for v in kernel_env.variables() - set(kernel_env.UPSTREAM_NAMES.values())
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# HUNTHUB_ variables that are neither a setting's nor the kernel channel's, each with one meaning of its own
+OTHER_VARIABLES = {
+    "HUNTHUB_CONFIG",  # a config file read after the system-wide one
+    "HUNTHUB_RESOLVED_SETTINGS",  # the settings `hunthub up` resolved, handed to the hub it starts
+    "HUNTHUB_OAUTH_CLIENT_SECRET",  # the secret itself, in place of HuntHub.oauth_client_secret_file
+    "HUNTHUB_EXTRA_CA_CERTS",  # CA certificates `hunthub images build` adds to the images
+}
+
+
+def test_every_hunthub_variable_the_code_and_docs_name_is_known():
+    # a stale name (a setting's variable for what is now a kernel field, say) would send a reader to the wrong one
+    files = [ROOT / "README.md", *ROOT.glob("images/*/*"), *ROOT.glob("bin/*")]
+    files += [f for folder in ("hunthub", "hub", "spawner", "kernels") for f in (ROOT / folder).rglob("*.py")]
+    named = {m for f in files for m in re.findall(r"\bHUNTHUB_[A-Z0-9_]*[A-Z0-9]\b", f.read_text(errors="replace"))}
+    settings_variables = {env_name(name) for name in HuntHub.class_traits(config=True)}
+    assert named - settings_variables - kernel_env.variables() - OTHER_VARIABLES == set()
 
 
 def test_a_kernel_outside_the_hub_gets_a_local_session_and_no_catalog():

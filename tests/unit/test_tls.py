@@ -8,7 +8,7 @@ from cryptography import x509
 from traitlets import TraitError
 from traitlets.config import Config
 
-from hunthub import tls
+from hunthub import checks, tls
 from hunthub.hub import config as hubconfig
 
 
@@ -92,3 +92,22 @@ def test_plain_http_beyond_loopback_and_trial_certificates_are_said_loudly(setti
     assert tls.warnings(settings(ip="10.0.0.5", ssl_self_signed=True, public_url="https://hunt.soc.example/")) == [
         w for w in tls.warnings(settings(ssl_self_signed=True)) if "TRIAL" in w
     ]
+
+
+def test_a_hub_on_every_interface_with_a_localhost_public_url_is_warned_about(settings, monkeypatch):
+    warned = checks.check_public_url(settings(ip="0.0.0.0", ssl_self_signed=True, port=8443))
+    assert warned.ok and warned.warning  # said, not refused
+    assert "https://localhost:8443/" in warned.detail and "HuntHub.public_url" in warned.fix
+    assert "OAuth" not in warned.detail
+    monkeypatch.setenv("HUNTHUB_OAUTH_CLIENT_SECRET", "s3cret")
+    oidc = dict(auth="oidc", oauth_issuer="https://idp.soc.example", oauth_client_id="hunthub")
+    warned = checks.check_public_url(settings(ip="", **oidc))
+    assert warned.warning and "OAuth callback" in warned.detail and "cannot log in" in warned.detail
+    # the analysts' address is set, or the hub is only reachable on this machine / at a named address anyway
+    for fine in (
+        settings(ip="0.0.0.0", ssl_self_signed=True, public_url="https://hunt.soc.example/", **oidc),
+        settings(ssl_self_signed=True, **oidc),
+        settings(ip="10.0.0.5", ssl_self_signed=True),
+    ):
+        checked = checks.check_public_url(fine)
+        assert checked.ok and not checked.warning, checked.detail
