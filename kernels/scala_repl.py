@@ -26,7 +26,7 @@ from pathlib import Path
 
 from hunthub import spare_cpu
 from hunthub.kernel_env import KernelEnv, variable
-from hunthub.kernels import core_wait, scala_output, session, spark_activity
+from hunthub.kernels import core_wait, scala_output, session, spark_activity, spark_ui
 from hunthub.kernels.session import SessionInfo, SparkUnavailableError
 
 ROW_LIMIT = 20
@@ -166,6 +166,8 @@ class ScalaRepl:
         session.pin_driver_environment(self.env)
         with open(log_path, "ab") as log:
             self._gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+        self._ui_key = spark_ui.new_key()
+        spark_ui.give_key(self._gateway, self._ui_key)  # before BOOTSTRAP creates the SparkContext
 
     def _start_interpreter(self) -> None:
         jvm = self._gateway.jvm
@@ -233,13 +235,14 @@ class ScalaRepl:
             master=self._props["spark.master"],
             app_name=self._props["spark.app.name"],
             ui_port=port,
-            ui_path=f"{prefix.rstrip('/')}/proxy/{port}/jobs/" if prefix else "",
+            ui_path=f"{session.ui_proxy_path(prefix, port)}/jobs/" if prefix else "",
+            ui_key=self._ui_key,
             tables=tables,
             problems=problems,
             driver_log=str(log_path),
         )
         # the analyst's server sees this driver's running jobs, so neither culler stops a kernel whose job runs
-        spark_activity.announce(self._pyspark, port)
+        spark_activity.announce(self._pyspark, port, self._ui_key)
 
     def spark_context(self):
         """The driver's JVM SparkContext once the session is up, else None (for the core watcher, which calls it

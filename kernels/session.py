@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hunthub import catalog, identity, jvm_slots
 from hunthub.kernel_env import KernelEnv
+from hunthub.kernels import spark_ui
 from hunthub.master_probe import master_problem
 
 KEEP_DRIVER_LOGS = 10
@@ -35,6 +36,7 @@ class SessionInfo:
     app_name: str
     ui_port: int
     ui_path: str  # path of the Spark UI through the hub, '' outside JupyterHub
+    ui_key: str = ""  # what the UI asks for (hunthub.kernels.spark_ui); never in a cell or a log
     tables: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     driver_log: str = ""
@@ -102,18 +104,23 @@ def session_properties(
     if ui_port is not None:
         props["spark.ui.port"] = str(ui_port)
         if service_prefix:
-            # the UI is served through jupyter-server-proxy under the analyst's server
-            props["spark.ui.proxyBase"] = f"{service_prefix.rstrip('/')}/proxy/{ui_port}"
+            # the UI is served only through the analyst's own server (hunthub.kernels.spark_ui)
+            props["spark.ui.proxyBase"] = ui_proxy_path(service_prefix, ui_port)
     if k.scratch:
         # Hadoop chmods what it creates (0755 by default), which would cut the executors' account out of the
         # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
         props["spark.hadoop.fs.permissions.umask-mode"] = "007"
     props.update(k.spark_conf)
+    props.update(spark_ui.ui_properties(props))
     if master.startswith("local") and "spark.local.dir" not in props:
         # the tasks run here, as the analyst: their shuffle and spill files go to a folder of the analyst's own
         # (Spark's default is /tmp)
         props["spark.local.dir"] = str(Path.home() / ".hunthub" / "spark-local")
     return identity.pin_properties(props, who)
+
+
+def ui_proxy_path(service_prefix: str, ui_port: int) -> str:
+    return f"{service_prefix.rstrip('/')}/{spark_ui.ROUTE}/{ui_port}"
 
 
 def pin_driver_environment(env=os.environ) -> None:
@@ -224,6 +231,8 @@ def start(env=os.environ, on_wait=None):
         with jvm_slots.start_slot(k.jvm_start_slots_dir or None, on_wait=on_wait or log_wait):
             with open(log_path, "ab") as log:
                 gateway = launch_gateway(conf, popen_kwargs={"stdout": log, "stderr": log})
+            ui_key = spark_ui.new_key()
+            spark_ui.give_key(gateway, ui_key)
             SparkContext(conf=conf, gateway=gateway)
             spark = SparkSession.builder.getOrCreate()
         from hunthub.kernels import warm_driver  # it imports this module
@@ -242,7 +251,8 @@ def start(env=os.environ, on_wait=None):
         master=props["spark.master"],
         app_name=props["spark.app.name"],
         ui_port=actual_port,
-        ui_path=f"{prefix.rstrip('/')}/proxy/{actual_port}/jobs/" if prefix else "",
+        ui_path=f"{ui_proxy_path(prefix, actual_port)}/jobs/" if prefix else "",
+        ui_key=ui_key,
         tables=tables,
         problems=problems,
         driver_log=str(log_path),

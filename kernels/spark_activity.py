@@ -8,8 +8,8 @@ thread): both would look idle for the whole job.
 
 How:
 - kernel side (`announce`): once its session is up, each hunthub kernel writes `hunthub-spark-<kernel id>.json`
-  (0600) beside its connection file in the Jupyter runtime dir, saying where its driver's UI listens and which
-  application it runs, and removes it when it exits;
+  (0600) beside its connection file in the Jupyter runtime dir, saying where its driver's UI listens, with the key
+  its UI asks for (hunthub.kernels.spark_ui), and which application it runs, and removes it when it exits;
 - server side (this extension): every few seconds it looks at each kernel's execution state and asks each
   driver's REST API for running jobs. If a kernel is busy or has a running job, it touches that kernel's
   `last_activity` (what the kernel culler reads) and the server setting `hunthub_spark_last_activity`, which
@@ -56,9 +56,10 @@ def _ui_host(spark) -> str:
     return local_ip if local_ip and local_ip != "0.0.0.0" else "127.0.0.1"  # noqa: S104 - a value, not a bind
 
 
-def announce(spark, ui_port: int, connection_file: str | None = None) -> Path | None:
-    """Tell this kernel's server where its driver's UI is, so the server can see the driver's running jobs.
-    Does nothing outside a Jupyter kernel. Never raises: the kernel works without it, only less well guarded."""
+def announce(spark, ui_port: int, ui_key: str = "", connection_file: str | None = None) -> Path | None:
+    """Tell this kernel's server where its driver's UI is and its key, so the server can see the driver's running
+    jobs and serve its UI to the analyst. Does nothing outside a Jupyter kernel. Never raises: the kernel works
+    without it, only less well guarded."""
     try:
         if connection_file is None:
             from ipykernel.kernelapp import IPKernelApp
@@ -69,7 +70,12 @@ def announce(spark, ui_port: int, connection_file: str | None = None) -> Path | 
         target = marker_path(connection_file)
         if target is None or not ui_port:
             return None
-        doc = {"ui_url": f"http://{_ui_host(spark)}:{ui_port}", "app_id": spark.sparkContext.applicationId}
+        doc = {
+            "ui_url": f"http://{_ui_host(spark)}:{ui_port}",
+            "ui_port": ui_port,
+            "ui_key": ui_key,
+            "app_id": spark.sparkContext.applicationId,
+        }
         atomic_file.write_json(target, doc)
         atexit.register(target.unlink, missing_ok=True)
         return target
@@ -89,19 +95,22 @@ def check_every(env=os.environ) -> float:
     return max(2.0, min(30.0, interval / 2))
 
 
-async def running_jobs(ui_url: str, app_id: str, timeout: float = REST_TIMEOUT) -> int:
+async def running_jobs(ui_url: str, app_id: str, ui_key: str = "", timeout: float = REST_TIMEOUT) -> int:
     """How many jobs the driver is running now (its REST API); 0 when it does not answer."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
+    from hunthub.kernels.spark_ui import bearer
+
     url = f"{ui_url.rstrip('/')}/api/v1/applications/{app_id}/jobs?status=running"
+    headers = {"Authorization": bearer(ui_key)} if ui_key else {}
     try:
-        response = await AsyncHTTPClient().fetch(url, request_timeout=timeout, follow_redirects=False)
+        response = await AsyncHTTPClient().fetch(url, headers=headers, request_timeout=timeout, follow_redirects=False)
         return len(json.loads(response.body))
     except (HTTPClientError, OSError, ValueError, TypeError):  # OSError covers timeouts
         return 0
 
 
-def _read_marker(path: Path) -> dict | None:
+def read_marker(path: Path) -> dict | None:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -145,8 +154,8 @@ class SparkActivity:
             self.known[kernel_id] = marker
         if getattr(kernel, "execution_state", None) == "busy":
             return True
-        doc = _read_marker(marker) if marker is not None else None
-        return bool(doc) and await running_jobs(doc["ui_url"], doc["app_id"]) > 0
+        doc = read_marker(marker) if marker is not None else None
+        return bool(doc) and await running_jobs(doc["ui_url"], doc["app_id"], doc.get("ui_key") or "") > 0
 
     async def tick(self) -> list[str]:
         """One look at every kernel; returns the ids of those found active."""

@@ -45,7 +45,7 @@ class SessionStarter(threading.Thread):
         finally:
             self.ready.set()
         if self.spark is not None:  # the server watches its jobs, so a long one keeps the server from being culled
-            spark_activity.announce(self.spark, self.info.ui_port)
+            spark_activity.announce(self.spark, self.info.ui_port, self.info.ui_key)
         if self.spark is not None:  # also an adopted warm driver: it kept no executor while it waited
             session.warm_up(
                 self.spark,

@@ -12,8 +12,10 @@ Protocol, in a 0700 directory under the Jupyter runtime dir:
 - the host then lives exactly as long as that kernel; when the kernel is gone it stops the SparkContext and
   exits, and its JVM (whose stdin is the host's pipe) exits with it. Unclaimed, it exits after a TTL.
 
-A waiting driver only plans its warm-up queries and runs no job: with dynamic allocation (hunthub's default) it
-then holds no executor and no cores, only its own JVM's memory, until a kernel's first query asks for an executor.
+On a cluster master a waiting driver only plans its warm-up queries and runs no job: with dynamic allocation
+(hunthub's default) it then holds no executor and no cores, only its own JVM's memory, until a kernel's first query
+asks for an executor. Where the tasks run in the driver (a local master) the warm-up runs its queries too: they cost
+no executor, and warm the task code as well.
 
 Kernels remember that their analyst used Spark (`remember_spark_use`, a marker file in ~/.hunthub): the server keeps
 a warm driver only for analysts who did (see warm_pool.py).

@@ -101,12 +101,12 @@ def test_admin_approves_analyst_who_counts_events_in_notebook(stack):
             # the Spark UI of the analyst's driver, through the hub
             link = page.locator("a.hunthub-spark-ui").first
             href = link.get_attribute("href")
-            assert href.startswith(f"/user/{analyst}/proxy/")
+            assert href.startswith(f"/user/{analyst}/sparkui/")
             with analyst_ctx.expect_page() as ui_info:
                 link.click()
             ui = ui_info.value
             expect(ui.locator("body")).to_contain_text("Spark Jobs", timeout=30_000)
-            assert ui.url.startswith(f"{base}/user/{analyst}/proxy/")
+            assert ui.url.startswith(f"{base}/user/{analyst}/sparkui/")
             ui.close()
 
             # the analyst leaves a mark and saves

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pyarrow.dataset as ds
 import pytest
 
 from hunthub import catalog
+from hunthub.kernels import spark_ui
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -35,7 +37,7 @@ def test_cell_counts_parquet_table_from_catalog(kernel, spark_cluster):
     assert result.text.strip().endswith(str(expected))
     # the first Spark cell also says where the session runs, with a link to the Spark UI through the hub
     assert "application 'analyst1'" in result.text
-    assert 'class="hunthub-spark-ui" href="/user/analyst1/proxy/' in result.html
+    assert 'class="hunthub-spark-ui" href="/user/analyst1/sparkui/' in result.html
 
 
 def test_master_shows_application_with_executors_on_worker(kernel, spark_cluster):
@@ -50,16 +52,27 @@ def test_master_shows_application_with_executors_on_worker(kernel, spark_cluster
     assert executors, spark_cluster.worker_state()
 
 
-def test_spark_ui_is_served_for_the_hub_proxy_path(kernel):
+def test_spark_ui_answers_only_requests_signed_with_the_drivers_key(kernel):
     result = kernel.run("spark.range(3).count()")
     assert result.status == "ok", result.error
-    port = int(re.search(r"/user/analyst1/proxy/(\d+)/jobs/", result.html).group(1))
-    # jupyter-server-proxy forwards /user/analyst1/proxy/<port>/X to 127.0.0.1:<port>/X
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/jobs/", timeout=10) as r:
+    port = int(re.search(r"/user/analyst1/sparkui/(\d+)/jobs/", result.html).group(1))
+    url = f"http://127.0.0.1:{port}/jobs/"
+    # every local account reaches loopback: without a token signed with the driver's key the UI shows nothing
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)  # noqa: S310
+    assert refused.value.code == 403
+    forged = urllib.request.Request(url, headers={"Authorization": spark_ui.bearer(spark_ui.new_key())})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=10)  # noqa: S310
+    assert refused.value.code == 403
+    # the analyst's own server adds the token (kernels/spark_ui.py); the key is the kernel's
+    key = kernel.run("print(get_ipython().kernel.starter.info.ui_key)").text.strip()
+    signed = urllib.request.Request(url, headers={"Authorization": spark_ui.bearer(key)})
+    with urllib.request.urlopen(signed, timeout=10) as r:  # noqa: S310
         page = r.read().decode()
     assert "Spark Jobs" in page
-    # links in the page point back through the hub, not at the driver's own address
-    assert f'href="/user/analyst1/proxy/{port}/' in page
+    # links in the page point back through the analyst's server, not at the driver's own address
+    assert f'href="/user/analyst1/sparkui/{port}/' in page
 
 
 def test_unreachable_cluster_gives_clear_error_within_seconds(spark_cluster):

@@ -57,7 +57,7 @@ def test_count_matches_the_parquet_files_and_first_cell_says_where_it_runs(kerne
     # the first cell also says where the session runs, with a link to the Spark UI through the hub
     assert "application 'sqlanalyst'" in result.text
     assert "auth_events" in re.search(r"tables: ([^;\n]*)", result.text).group(1).split(", ")
-    assert 'class="hunthub-spark-ui" href="/user/sqlanalyst/proxy/' in result.html
+    assert 'class="hunthub-spark-ui" href="/user/sqlanalyst/sparkui/' in result.html
     assert '<table class="hunthub-sql-result">' in result.html
     # ...and only the first
     again = kernel.run("select 1 as one")
