@@ -8,15 +8,20 @@ daemons run listens beyond loopback."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import pwd
 import secrets
 import socket
+import urllib.parse
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+import requests
 
+from hunthub import catalog, settings
 from tests.e2e.scratch_probe import PROBE
 from tests.harness import fresh_state_dir, running_stack, stack_env
 from tests.hub_client import HubUser
@@ -157,6 +162,117 @@ def test_nothing_an_analyst_or_the_daemons_run_listens_beyond_loopback(hub, anal
             pass
     with socket.create_connection(("127.0.0.1", ui_port), timeout=5):
         pass
+
+
+def resolved_settings(hub) -> settings.HuntHub:
+    """The settings `hunthub up` resolved and started its hub with."""
+    return settings.load(environ={settings.RESOLVED_VARIABLE: str(hub.state_dir / "run" / "resolved-settings.json")})
+
+
+# a new kernel's first cell, as countless examples start: their own builder, their own master and name
+FIRST_CELL = """
+import json
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.master("local[*]").appName("x").getOrCreate()
+print(json.dumps({"app": spark.sparkContext.appName, "master": spark.sparkContext.master,
+                  "same": spark.sparkContext is sc, "tables": sorted(t.name for t in spark.catalog.listTables())}))
+"""
+
+
+def test_a_new_kernels_first_cell_builder_gets_the_hubs_session(hub, analyst):
+    user, _ = analyst
+    out = user.run(FIRST_CELL)  # a kernel of its own, whose session nothing had asked for yet
+    assert out["status"] == "ok", out
+    seen = json.loads(out["text"].strip().splitlines()[-1])
+    s = resolved_settings(hub)
+    # the analyst's share: task threads in their own driver, or the embedded cluster's master; never all the cores
+    master = f"local[{s.analyst_cores}]" if hub.mode == "driver" else s.master_url
+    assert (seen["app"], seen["master"], seen["same"]) == (user.name, master, True), seen
+    assert {"auth_events", "process_events"} <= set(seen["tables"]), seen["tables"]
+    notice = (
+        f"hunthub: this kernel's Spark session is hunthub's session (application '{user.name}' on {master}); "
+        "not applied: master 'local[*]', app name 'x'\n"
+    )
+    assert notice in out["text"], out["text"]
+
+
+# what an analyst's code might try on a shared table's files, from their driver (the kernel) and from a Spark task;
+# says for each what happened ("allowed", or the OSError's type), and how Spark's own append to the table ended
+TABLE_PROBE = """
+import json, os
+table, part = {table!r}, {part!r}
+partition = os.path.dirname(part)
+def probe(_):
+    tries = {{"create": lambda: open(os.path.join(table, "planted.parquet"), "wb").write(b"x"),
+             "create in partition": lambda: open(os.path.join(partition, "planted.parquet"), "wb").write(b"x"),
+             "overwrite": lambda: open(part, "r+b").write(b"x"),
+             "delete": lambda: os.remove(part),
+             "rename": lambda: os.rename(part, part + ".moved")}}
+    seen = {{"uid": os.getuid()}}
+    for what, attempt in tries.items():
+        try:
+            attempt()
+            seen[what] = "allowed"
+        except OSError as e:
+            seen[what] = type(e).__name__
+    return seen
+try:
+    spark.range(1).write.mode("append").parquet("file://" + table)
+    appended = "allowed"
+except Exception as e:
+    appended = type(e).__name__
+print(json.dumps({{"driver": probe(0), "task": sc.parallelize([0], 1).map(probe).collect()[0], "append": appended,
+                  "rows": spark.table("auth_events").count()}}))
+"""
+
+
+def tree(directory: Path) -> list[str]:
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("hub", ["driver"], indirect=True)
+def test_an_analysts_driver_and_tasks_can_read_but_not_change_a_shared_table(hub, analyst):
+    s = resolved_settings(hub)
+    table = catalog.local_path(catalog.load(s.catalog_path)["auth_events"].location(s.warehouse))
+    parts = sorted(table.glob("*/part-*.parquet"))
+    assert parts, f"no Parquet files in {table}"
+    part = parts[0]
+    before, digest = tree(table), hashlib.sha256(part.read_bytes()).hexdigest()
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in table.rglob("*.parquet"))
+
+    user, kernel = analyst
+    out = user.run(TABLE_PROBE.format(table=str(table), part=str(part)))
+    assert out["status"] == "ok", out
+    seen = json.loads(out["text"].strip().splitlines()[-1])
+    tries = ("create", "create in partition", "overwrite", "delete", "rename")
+    refused = {"uid": kernel["uid"], **dict.fromkeys(tries, "PermissionError")}  # as the analyst, not as root
+    assert (seen["driver"], seen["task"]) == (refused, refused), seen
+    assert seen["append"] != "allowed", seen
+    assert seen["rows"] == rows  # reading it works
+    # and the table is as it was: the same files, the same bytes
+    assert tree(table) == before
+    assert hashlib.sha256(part.read_bytes()).hexdigest() == digest
+
+
+def test_a_drivers_ui_answers_only_through_its_analysts_own_server(hub, analyst):
+    user, seen = analyst
+    port = urllib.parse.urlsplit(seen["ui"]).port
+    path = f"/user/{user.name}/sparkui/{port}/jobs/"
+    # any local account reaches loopback: the driver itself shows nothing without its key (kernels/spark_ui.py)
+    direct = requests.get(f"http://127.0.0.1:{port}/jobs/", timeout=30)
+    assert direct.status_code == 403 and "Spark Jobs" not in direct.text
+    # the analyst, through their own server
+    own = user.api.get(f"{hub.url}{path}", timeout=60)
+    assert own.status_code == 200 and "Spark Jobs" in own.text, own.text[:300]
+    assert f'href="/user/{user.name}/sparkui/{port}/' in own.text  # the UI's links stay on that route
+    # another analyst of the same hub gets nothing from it
+    other = HubUser(hub.url, "peekie")
+    theirs = other.api.get(f"{hub.url}{path}", timeout=60, allow_redirects=False)
+    assert theirs.status_code == 403 and "Spark Jobs" not in theirs.text
+    # the route serves this server's own drivers only, not whatever else listens on loopback (the master's UI)
+    master_ui = resolved_settings(hub).spark_master_webui_port
+    elsewhere = user.api.get(f"{hub.url}/user/{user.name}/sparkui/{master_ui}/", timeout=60)
+    assert elsewhere.status_code == 404
 
 
 @pytest.mark.parametrize("hub", ["driver"], indirect=True)

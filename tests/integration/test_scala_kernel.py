@@ -48,7 +48,7 @@ def test_first_cell_counts_the_catalog_table_and_says_where_it_runs(kernel, auth
     assert value(result) == str(auth_events.num_rows)
     assert "application 'analyst1'" in result.text
     assert "auth_events" in re.search(r"tables: ([^;\n]*)", result.text).group(1).split(", ")
-    assert 'class="hunthub-spark-ui" href="/user/analyst1/proxy/' in result.html
+    assert 'class="hunthub-spark-ui" href="/user/analyst1/sparkui/' in result.html
     assert "%AddJar" in result.text  # the banner documents the magic
     # the banner comes once per kernel
     assert "application 'analyst1'" not in kernel.run("1 + 1").text
@@ -63,6 +63,23 @@ def test_application_runs_on_the_cluster_with_executors_on_the_worker(kernel, sp
     assert apps[0]["cores"] == 1
     executors = [e for e in spark_cluster.worker_state()["executors"] if e["appid"] == apps[0]["id"]]
     assert executors, spark_cluster.worker_state()
+
+
+def test_a_cells_own_builder_gets_the_kernels_session_on_the_cluster(kernel, spark_cluster):
+    """The usual first line of a Spark program in a cell, its own master and name: Spark's builder returns the
+    kernel's session, under the analyst's name on the cluster; no second application starts."""
+    built = kernel.run(
+        'val s = org.apache.spark.sql.SparkSession.builder.master("local[*]").appName("x").getOrCreate()'
+    )
+    assert built.status == "ok", built.error
+    result = kernel.run(
+        'println(Seq(s eq spark, s.sparkContext eq sc, s.sparkContext.appName, s.sparkContext.master).mkString(" "))'
+    )
+    assert result.status == "ok", result.error
+    assert result.text.strip().splitlines()[-1] == f"true true analyst1 {spark_cluster.master_url}"
+    # and the cluster runs the analyst's one application, none named "x"
+    apps = [a["name"] for a in spark_cluster.master_state()["activeapps"]]
+    assert apps.count("analyst1") == 1 and "x" not in apps, apps
 
 
 def test_case_class_from_an_earlier_cell_in_an_rdd_map_is_collected_back(kernel):
