@@ -9,10 +9,13 @@ keep the file's previous owner (the writer's account owns the new one).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def write_text(path: Path | str, text: str, mode: int = 0o600, durable: bool = False) -> Path:
@@ -23,12 +26,21 @@ def write_text(path: Path | str, text: str, mode: int = 0o600, durable: bool = F
 
 def write_bytes(path: Path | str, data: bytes, mode: int = 0o600, durable: bool = False) -> Path:
     """write_text's bytes: replace `path` with `data`, mode `mode`."""
+    with replacing(path, mode, durable) as f:
+        f.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def replacing(path: Path | str, mode: int = 0o600, durable: bool = False) -> Iterator[BinaryIO]:
+    """For content written as a stream (an archive): the block writes to the yielded binary file, which replaces
+    `path` when the block ends without an error; on an error `path` keeps its old content."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(data)
+            yield f
             if durable:
                 f.flush()
                 os.fsync(f.fileno())
@@ -36,7 +48,6 @@ def write_bytes(path: Path | str, data: bytes, mode: int = 0o600, durable: bool 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def write_json(path: Path | str, doc, mode: int = 0o600, durable: bool = False, **dump_options) -> Path:

@@ -148,11 +148,10 @@ def backup(s: HuntHub, archive: Path | None = None, say=print) -> Summary:
             "not_included": not_included(s),
         }
         (staged / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
-        fd = os.open(f"{archive}.partial", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        # a fresh temporary name beside the archive (never one planted under a guessable name), renamed when whole
+        with atomic_file.replacing(archive) as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
             for name in ["manifest.json", *files]:
                 tar.add(staged / name, arcname=name)
-        os.replace(f"{archive}.partial", archive)
     return Summary(archive, list(files), manifest["not_included"])
 
 

@@ -38,3 +38,17 @@ def test_a_planted_symlink_is_replaced_not_written_through(tmp_path):
     atomic_file.write_json(target, {"a": 1}, durable=True)
     assert victim.read_text() == "untouched"
     assert not target.is_symlink() and json.loads(target.read_text()) == {"a": 1}
+
+
+def test_a_stream_replaces_the_file_only_when_it_is_whole(tmp_path):
+    # what `hunthub backup` writes its archive with
+    target = tmp_path / "backup.tar.gz"
+    target.write_bytes(b"last week's")
+    with pytest.raises(OSError), atomic_file.replacing(target) as f:
+        f.write(b"half of ")
+        raise OSError("disk full")
+    assert target.read_bytes() == b"last week's"
+    assert [p.name for p in tmp_path.iterdir()] == ["backup.tar.gz"]
+    with atomic_file.replacing(target) as f:
+        f.write(b"this week's")
+    assert target.read_bytes() == b"this week's" and stat.S_IMODE(target.stat().st_mode) == 0o600
