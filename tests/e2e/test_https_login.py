@@ -1,15 +1,24 @@
 """An analyst logs in over HTTPS, through a real OpenID Connect provider, in real headless Chromium, against a real
 `hunthub up` that serves a certificate of a CA made for this test (HuntHub.ssl_cert / ssl_key) and whose
 public_url is https: the provider is given the https callback, the hub's cookies are Secure, and the certificate
-is one a client trusting that CA accepts and one trusting only the system's CAs refuses."""
+is one a client trusting that CA accepts and one trusting only the system's CAs refuses. Then the same login
+behind a reverse proxy that terminates TLS (a second, real configurable-http-proxy with that certificate in front
+of a hub speaking plain HTTP on loopback), where only public_url says https."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import ipaddress
+import os
 import re
+import secrets
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.e2e.browser import browser, screenshot
-from tests.harness import fresh_state_dir, stack_env, stack_with_config, write_secret
+from tests.harness import ROOT, free_port, fresh_state_dir, stack_env, stack_with_config, write_secret
 from tests.oidc_provider import Account, Client, OIDCProvider, hub_config
 
 pytestmark = pytest.mark.e2e
@@ -62,29 +71,57 @@ def make_ca_and_server_cert(folder):
     return ca_path, chain_path, key_path, base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
 
-@pytest.fixture(scope="module")
-def https_stack():
+@contextlib.contextmanager
+def tls_terminating_proxy(port: int, target: str, chain: Path, key: Path):
+    """The reverse proxy of the README's example, played by configurable-http-proxy (npm, as the hub's own):
+    https on `port` with the site's certificate, everything forwarded to `target` as plain HTTP, the original
+    Host kept and X-Forwarded-* added."""
+    command = [str(ROOT / "node_modules" / ".bin" / "configurable-http-proxy"), "--ip", "127.0.0.1",
+               "--port", str(port), "--api-ip", "127.0.0.1", "--api-port", str(free_port()),
+               "--ssl-cert", str(chain), "--ssl-key", str(key), "--default-target", target]  # fmt: skip
+    env = {**os.environ, "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(16)}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while socket.socket().connect_ex(("127.0.0.1", port)) != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, "the TLS proxy did not start"
+            time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module", params=["hub", "proxy"])
+def https_stack(request):
+    """TLS by the hub itself (`ssl_cert`), or by a reverse proxy in front of a plain-HTTP hub on loopback."""
     state = fresh_state_dir()
     env = stack_env(state, HUNTHUB_DEMO_DATA_EVENTS="0")
-    base = f"https://localhost:{env['HUNTHUB_PORT']}"
+    public_port = env["HUNTHUB_PORT"] if request.param == "hub" else str(free_port())
+    base = f"https://localhost:{public_port}"
     state.parent.joinpath("tls").mkdir()
     ca, chain, key, ca_spki = make_ca_and_server_cert(state.parent / "tls")
     client = Client(redirect_uris=[f"{base}/hub/oauth_callback"], post_logout_redirect_uris=[f"{base}/hub/login"])
-    with OIDCProvider(accounts=[Account("alice", PASSWORD, groups=["soc-analysts"])], clients=[client]) as idp:
+    with contextlib.ExitStack() as running:
+        idp = running.enter_context(
+            OIDCProvider(accounts=[Account("alice", PASSWORD, groups=["soc-analysts"])], clients=[client])
+        )
         secret = write_secret(state.parent / "client-secret", client.client_secret)
-        config = [
-            *hub_config(idp, client, secret, ["soc-analysts"]),
-            f"c.HuntHub.ssl_cert = {str(chain)!r}",
-            f"c.HuntHub.ssl_key = {str(key)!r}",
-            f"c.HuntHub.public_url = {base + '/'!r}",
-        ]
-        with stack_with_config(state, env, config, "identity provider", idp.logs) as stack:
-            stack.url, stack.ca, stack.ca_spki, stack.idp = base, ca, ca_spki, idp
-            yield stack
+        config = [*hub_config(idp, client, secret, ["soc-analysts"]), f"c.HuntHub.public_url = {base + '/'!r}"]
+        if request.param == "hub":
+            config += [f"c.HuntHub.ssl_cert = {str(chain)!r}", f"c.HuntHub.ssl_key = {str(key)!r}"]
+        else:
+            hub = f"http://127.0.0.1:{env['HUNTHUB_PORT']}"
+            running.enter_context(tls_terminating_proxy(int(public_port), hub, chain, key))
+        stack = running.enter_context(stack_with_config(state, env, config, "identity provider", idp.logs))
+        stack.url, stack.ca, stack.ca_spki, stack.idp, stack.tls = base, ca, ca_spki, idp, request.param
+        yield stack
 
 
 def test_the_hub_serves_a_certificate_only_a_client_trusting_its_ca_accepts(https_stack):
     stack = https_stack
+    if stack.tls == "proxy":
+        pytest.skip("the certificate is the proxy's here")
     assert f"hunthub is up: {stack.url}/" in stack.output
     assert requests.get(f"{stack.url}/hub/api", verify=str(stack.ca), timeout=10).ok
     with pytest.raises(requests.exceptions.SSLError):
