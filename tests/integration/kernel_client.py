@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import queue
+import tempfile
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from jupyter_client.manager import start_new_kernel
+from jupyter_client.manager import KernelManager
+
+from hunthub.kernels import spark_activity
 
 
 @dataclass
@@ -19,7 +25,23 @@ class CellResult:
 
 class Kernel:
     def __init__(self, env: dict[str, str], name: str = "hunthub-pyspark"):
-        self.km, self.kc = start_new_kernel(kernel_name=name, env=env, startup_timeout=60)
+        # a connection file named as a Jupyter server names them (kernel-<id>.json), so the kernel writes its note
+        # for the server beside it (hunthub.kernels.spark_activity), as it does under a real server
+        connection = Path(tempfile.mkdtemp(prefix="hunthub-kernel-")) / f"kernel-{uuid.uuid4()}.json"
+        self.km = KernelManager(kernel_name=name, connection_file=str(connection))
+        self.km.start_kernel(env=env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=60)
+        except RuntimeError:
+            self.shutdown()
+            raise
+
+    def ui_key(self) -> str:
+        """The key of this kernel's driver's Spark UI, from the kernel's note to its server."""
+        marker = spark_activity.marker_path(self.km.connection_file)
+        return json.loads(marker.read_text())["ui_key"]
 
     def run(self, code: str, timeout: float = 240) -> CellResult:
         msg_id = self.kc.execute(code)

@@ -65,9 +65,8 @@ def test_spark_ui_answers_only_requests_signed_with_the_drivers_key(kernel):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(forged, timeout=10)  # noqa: S310
     assert refused.value.code == 403
-    # the analyst's own server adds the token (kernels/spark_ui.py); the key is the kernel's
-    key = kernel.run("print(get_ipython().kernel.starter.info.ui_key)").text.strip()
-    signed = urllib.request.Request(url, headers={"Authorization": spark_ui.bearer(key)})
+    # the analyst's own server adds the token (kernels/spark_ui.py), with the key from the kernel's note to it
+    signed = urllib.request.Request(url, headers={"Authorization": spark_ui.bearer(kernel.ui_key())})
     with urllib.request.urlopen(signed, timeout=10) as r:  # noqa: S310
         page = r.read().decode()
     assert "Spark Jobs" in page

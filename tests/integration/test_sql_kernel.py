@@ -11,6 +11,7 @@ import urllib.request
 import pyarrow.compute as pc
 import pytest
 
+from hunthub.kernels import spark_ui
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -186,11 +187,15 @@ def test_inspecting_a_table_shows_its_columns(kernel):
     assert "event_time: timestamp" in text and "logon_type: tinyint" in text and "date: date" in text
 
 
-def _running_jobs(port: int) -> list:
+def _running_jobs(port: int, kernel) -> list:
+    """Spark's own view, from the driver's REST API, signed with the key the kernel gave its server
+    (hunthub.kernels.spark_ui)."""
+    auth = {"Authorization": spark_ui.bearer(kernel.ui_key())}
     base = f"http://127.0.0.1:{port}/api/v1/applications"
-    with urllib.request.urlopen(base, timeout=10) as r:
+    with urllib.request.urlopen(urllib.request.Request(base, headers=auth), timeout=10) as r:  # noqa: S310
         app = json.load(r)[0]["id"]
-    with urllib.request.urlopen(f"{base}/{app}/jobs?status=running", timeout=10) as r:
+    running = urllib.request.Request(f"{base}/{app}/jobs?status=running", headers=auth)
+    with urllib.request.urlopen(running, timeout=10) as r:  # noqa: S310
         return json.load(r)
 
 
@@ -208,9 +213,9 @@ def test_interrupt_cancels_the_running_query_and_the_kernel_stays_usable(kernel)
     assert time.monotonic() - started < 60
     # Spark's own view: the job is gone (cancellation is asynchronous: seconds, not the hours it would take)
     deadline = time.monotonic() + 30
-    while _running_jobs(port) and time.monotonic() < deadline:
+    while _running_jobs(port, kernel) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert _running_jobs(port) == []
+    assert _running_jobs(port, kernel) == []
     after = kernel.run("select count(*) as n from range(1000)")
     assert table_rows(after.text) == [["n"], ["1000"]]
 
