@@ -159,6 +159,7 @@ class ScalaRepl:
         props = session.spark_properties(self.env, self._ui_port)
         # spark-repl would otherwise enable Hive and create a Derby metastore in the notebook's directory
         props.setdefault("spark.sql.catalogImplementation", "in-memory")
+        props.update(spark_ui.ui_properties(props))  # its key follows once the JVM runs (spark_ui.give_key)
         self._props = props
         conf = SparkConf(loadDefaults=False).setAll(props.items())
         # the JVM's own chatter (log4j, JVM warnings) goes to a log file, not into the analyst's cells;

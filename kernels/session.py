@@ -111,7 +111,6 @@ def session_properties(
         # scratch space's ACLs (a chmod sets the ACL mask); 007 keeps the mask at rwx and others out.
         props["spark.hadoop.fs.permissions.umask-mode"] = "007"
     props.update(k.spark_conf)
-    props.update(spark_ui.ui_properties(props))
     if master.startswith("local") and "spark.local.dir" not in props:
         # the tasks run here, as the analyst: their shuffle and spill files go to a folder of the analyst's own
         # (Spark's default is /tmp)
@@ -219,6 +218,7 @@ def start(env=os.environ, on_wait=None):
     preflight(k, env)
     ui_port = free_port()
     props = spark_properties(env, ui_port)
+    props.update(spark_ui.ui_properties(props))  # its key follows once the JVM runs (spark_ui.give_key)
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
     from pyspark.sql import SparkSession

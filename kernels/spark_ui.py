@@ -18,7 +18,8 @@ servlet filter, `org.apache.spark.ui.JWSFilter`, that refuses every request (403
 
 What it cannot do: root, and the analyst's own processes, can read the marker (it is the analyst's key). A token
 lives as long as its driver (the key is new for every driver). The Spark master's and workers' UIs are the
-cluster's, not an analyst's: they stay on loopback without this filter (they show application names, no SQL).
+cluster's, not an analyst's: they stay on loopback without this filter (they show application names, no SQL), as
+does `hunthub ingest`'s driver (root's batch, which no analyst's server serves).
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ from datetime import datetime
 
 import pyarrow.compute as pc
 import pytest
+import requests
 
+from hunthub.kernels import spark_ui
 from hunthub.processes import alive, descendants_of
 from tests.harness import free_port
 from tests.integration.kernel_client import Kernel
@@ -49,6 +51,11 @@ def test_first_cell_counts_the_catalog_table_and_says_where_it_runs(kernel, auth
     assert "application 'analyst1'" in result.text
     assert "auth_events" in re.search(r"tables: ([^;\n]*)", result.text).group(1).split(", ")
     assert 'class="hunthub-spark-ui" href="/user/analyst1/sparkui/' in result.html
+    # its driver's UI, like a PySpark one, answers only requests signed with the key the kernel gave its server
+    port = int(re.search(r"/user/analyst1/sparkui/(\d+)/", result.html).group(1))
+    assert requests.get(f"http://127.0.0.1:{port}/jobs/", timeout=10).status_code == 403
+    signed = {"Authorization": spark_ui.bearer(kernel.ui_key())}
+    assert "Spark Jobs" in requests.get(f"http://127.0.0.1:{port}/jobs/", headers=signed, timeout=10).text
     assert "%AddJar" in result.text  # the banner documents the magic
     # the banner comes once per kernel
     assert "application 'analyst1'" not in kernel.run("1 + 1").text
