@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from hunthub import catalog, settings
-from tests.e2e.scratch_probe import PROBE
+from tests.e2e.scratch_probe import PROBE, TRY_EACH
 from tests.harness import fresh_state_dir, running_stack, stack_env
 from tests.hub_client import HubUser
 
@@ -198,24 +198,18 @@ def test_a_new_kernels_first_cell_builder_gets_the_hubs_session(hub, analyst):
 
 # what an analyst's code might try on a shared table's files, from their driver (the kernel) and from a Spark task;
 # says for each what happened ("allowed", or the OSError's type), and how Spark's own append to the table ended
-TABLE_PROBE = """
-import json, os
+TABLE_PROBE = (
+    TRY_EACH
+    + """
 table, part = {table!r}, {part!r}
 partition = os.path.dirname(part)
 def probe(_):
-    tries = {{"create": lambda: open(os.path.join(table, "planted.parquet"), "wb").write(b"x"),
-             "create in partition": lambda: open(os.path.join(partition, "planted.parquet"), "wb").write(b"x"),
-             "overwrite": lambda: open(part, "r+b").write(b"x"),
-             "delete": lambda: os.remove(part),
-             "rename": lambda: os.rename(part, part + ".moved")}}
-    seen = {{"uid": os.getuid()}}
-    for what, attempt in tries.items():
-        try:
-            attempt()
-            seen[what] = "allowed"
-        except OSError as e:
-            seen[what] = type(e).__name__
-    return seen
+    seen = try_each({{"create": lambda: open(os.path.join(table, "planted.parquet"), "wb").write(b"x"),
+                      "create in partition": lambda: open(os.path.join(partition, "planted.parquet"), "wb").write(b"x"),
+                      "overwrite": lambda: open(part, "r+b").write(b"x"),
+                      "delete": lambda: os.remove(part),
+                      "rename": lambda: os.rename(part, part + ".moved")}})
+    return {{"uid": os.getuid(), **seen}}
 try:
     spark.range(1).write.mode("append").parquet("file://" + table)
     appended = "allowed"
@@ -224,6 +218,7 @@ except Exception as e:
 print(json.dumps({{"driver": probe(0), "task": sc.parallelize([0], 1).map(probe).collect()[0], "append": appended,
                   "rows": spark.table("auth_events").count()}}))
 """
+)
 
 
 def tree(directory: Path) -> list[str]:
