@@ -35,6 +35,7 @@ from pathlib import Path
 FILTER = "org.apache.spark.ui.JWSFilter"
 KEY_PROPERTY = f"spark.{FILTER}.param.secretKey"
 ROUTE = "sparkui"
+RUNTIME_DIR_SETTING = "hunthub_runtime_dir"  # the server's runtime dir, where its kernels' markers are
 JWS_HEADER = json.dumps({"alg": "HS256"}).encode()
 
 
@@ -115,9 +116,6 @@ def _handler_class():
             return {"Authorization": bearer(self._ui_key)}
 
     return SparkUIHandler
-
-
-RUNTIME_DIR_SETTING = "hunthub_runtime_dir"
 
 
 def _jupyter_server_extension_points():

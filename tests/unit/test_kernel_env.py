@@ -39,7 +39,7 @@ OTHER_VARIABLES = {
 
 def test_every_hunthub_variable_the_code_and_docs_name_is_known():
     # a stale name (a setting's variable for what is now a kernel field, say) would send a reader to the wrong one
-    files = [ROOT / "README.md", *ROOT.glob("images/*/*"), *ROOT.glob("bin/*")]
+    files = [ROOT / "README.md", *(f for f in [*ROOT.glob("images/*/*"), *ROOT.glob("bin/*")] if f.is_file())]
     files += [f for folder in ("hunthub", "hub", "spawner", "kernels") for f in (ROOT / folder).rglob("*.py")]
     named = {m for f in files for m in re.findall(r"\bHUNTHUB_[A-Z0-9_]*[A-Z0-9]\b", f.read_text(errors="replace"))}
     settings_variables = {env_name(name) for name in HuntHub.class_traits(config=True)}
